@@ -1,0 +1,1 @@
+"""Analytics layer: metrics and parameterised queries over the store. Never imports Streamlit."""

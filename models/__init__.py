@@ -1,0 +1,4 @@
+"""NLP layer: normalisation, segmentation, sentiment, aspects, training, evaluation and the result cache.
+
+Never imports Streamlit or ``analytics``.
+"""
