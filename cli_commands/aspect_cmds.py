@@ -1,0 +1,5 @@
+"""Placeholder until its owner lands it (development only)."""
+
+
+def register(*apps: object) -> None:
+    return None
