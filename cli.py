@@ -26,7 +26,7 @@ store_cmds.register(app)
 demo_cmds.register(app)
 nlp_model_cmds.register(train_app, evaluate_app)
 annotate_cmds.register(app, evaluate_app)
-aspect_cmds.register(app, evaluate_app)
+aspect_cmds.register(train_app, evaluate_app)
 
 
 if __name__ == "__main__":
