@@ -1,7 +1,7 @@
 """Tingjian command line: ``python cli.py --help``.
 
-Every command takes ``--db PATH`` (else ``$TINGJIAN_DB``, else ``data/cem.duckdb``). Errors a person can act on
-print one line on stderr and exit non-zero; they never show a traceback.
+Every command takes ``--db PATH`` (else ``$TINGJIAN_DB``, else ``data/cem.duckdb``). Errors a person can act
+on print one line on stderr and exit non-zero; they never show a traceback.
 """
 
 from __future__ import annotations

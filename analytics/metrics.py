@@ -62,3 +62,44 @@ def nps_interval(promoters: int, passives: int, detractors: int, confidence: flo
     low = max(-1.0, centre - z * se)
     high = min(1.0, centre + z * se)
     return NpsInterval(nps, 100 * low, 100 * high, n, promoters, passives, detractors, confidence)
+
+
+# --- Period-on-period change of NPS (added for the dashboards; see docs/METRICS.md) -----------------------
+
+
+@dataclass(frozen=True)
+class NpsChange:
+    """z-test of the difference between two adjusted NPS values (``b`` minus ``a``, −100…100 scale)."""
+
+    difference: float  # adjusted NPS of b minus adjusted NPS of a, in points
+    z: float
+    p_value: float  # two-sided
+    significant: bool
+
+
+def _adjusted(interval: NpsInterval) -> tuple[float, float]:
+    """Adjusted-Wald centre and standard error (both on the −100…100 scale) from the counts."""
+    n_adj = interval.n + 3
+    p_adj = (interval.promoters + 0.75) / n_adj
+    d_adj = (interval.detractors + 0.75) / n_adj
+    centre = p_adj - d_adj
+    return 100.0 * centre, 100.0 * math.sqrt((p_adj + d_adj - centre**2) / n_adj)
+
+
+def nps_change_test(a: NpsInterval, b: NpsInterval, alpha: float = 0.05) -> NpsChange:
+    """Is NPS ``b`` different from NPS ``a``? Two-sided z-test on the difference of adjusted NPS values.
+
+    ``z = (c_b - c_a) / sqrt(se_a² + se_b²)`` with ``c = p' - d'`` and ``se`` the adjusted-Wald standard
+    errors of :func:`nps_interval` (independent samples). Either side without answers gives NaN and
+    ``significant=False``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError("alpha must be between 0 and 1")
+    if a.n == 0 or b.n == 0:
+        return NpsChange(math.nan, math.nan, math.nan, False)
+    centre_a, se_a = _adjusted(a)
+    centre_b, se_b = _adjusted(b)
+    difference = centre_b - centre_a
+    z = difference / math.sqrt(se_a**2 + se_b**2)
+    p_value = float(2 * norm.sf(abs(z)))
+    return NpsChange(difference, z, p_value, p_value < alpha)

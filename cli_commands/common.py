@@ -12,7 +12,9 @@ from data.store import StoreError, connect
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store file (default: $TINGJIAN_DB, else data/cem.duckdb).", show_default=False),
+    typer.Option(
+        "--db", help="Store file (default: $TINGJIAN_DB, else data/cem.duckdb).", show_default=False
+    ),
 ]
 
 EXIT_REFUSED = 2

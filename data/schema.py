@@ -87,6 +87,55 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        version=2,
+        description="annotations: datasets.taxonomy, annotation_cache, feedback_sentiment, aspect_mentions",
+        # No PRIMARY KEY/UNIQUE here either (see the module notes): the annotation engine
+        # (models/annotation_store.py) writes each (feedback_id) once per batch transaction and each
+        # (text_hash, pipeline_version) cache entry once, and tests check it.
+        # aspect_mentions repeats dataset/brand/product/channel/created_at from feedback so dashboards
+        # aggregate aspects without a join (see ../shared/FACTS.md: ~2x faster at 5M rows).
+        sql="""
+        ALTER TABLE datasets ADD COLUMN taxonomy VARCHAR DEFAULT 'phone';
+
+        CREATE TABLE annotation_cache (
+            text_hash         VARCHAR NOT NULL,
+            pipeline_version  VARCHAR NOT NULL,
+            sentiment         VARCHAR NOT NULL CHECK (sentiment IN ('positive', 'negative', 'neutral')),
+            score             DOUBLE,
+            mentions          JSON NOT NULL,
+            created_at        TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE feedback_sentiment (
+            feedback_id       BIGINT NOT NULL,
+            dataset_id        INTEGER NOT NULL,
+            text_hash         VARCHAR NOT NULL,
+            sentiment         VARCHAR NOT NULL CHECK (sentiment IN ('positive', 'negative', 'neutral')),
+            score             DOUBLE,
+            pipeline_version  VARCHAR NOT NULL,
+            annotated_at      TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE aspect_mentions (
+            feedback_id       BIGINT NOT NULL,
+            dataset_id        INTEGER NOT NULL,
+            brand             VARCHAR,
+            product           VARCHAR,
+            channel           VARCHAR,
+            created_at        TIMESTAMP,
+            aspect_path       VARCHAR NOT NULL,
+            aspect_top        VARCHAR NOT NULL,
+            term              VARCHAR NOT NULL,
+            clause            VARCHAR NOT NULL,
+            span_start        INTEGER NOT NULL,
+            span_end          INTEGER NOT NULL,
+            polarity          VARCHAR NOT NULL CHECK (polarity IN ('positive', 'negative', 'neutral')),
+            confidence        DOUBLE NOT NULL,
+            pipeline_version  VARCHAR NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,0 +1,222 @@
+"""Aspect analytics: the products/brands × aspects heatmap, aspect trends, volume trends and movers.
+
+Everything aggregates ``aspect_mentions`` in SQL (it repeats brand/product/channel/date from ``feedback``,
+so no join is needed; a region filter becomes a semi-join on ``feedback``).
+One mention = one unit of volume (声量).
+Net sentiment = 100 × (positive − negative) / mentions, with the adjusted-Wald 95% interval (see
+docs/METRICS.md). Cells and periods with fewer than ``SMALL_SAMPLE`` mentions are flagged, never hidden.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from duckdb import DuckDBPyConnection
+
+from analytics.filters import Filters
+from analytics.stats import SMALL_SAMPLE, comparison_windows, net_sentiment, net_sentiment_change, period_part
+
+# Heatmap row dimensions -> columns of aspect_mentions (a whitelist).
+ROW_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "brand": ("brand",),
+    "product": ("brand", "product"),
+    "channel": ("channel",),
+}
+
+COUNT_COLUMNS = ["n", "positive", "neutral", "negative", "net", "low", "high", "small_sample"]
+
+
+def mention_where(filters: Filters, alias: str = "m") -> tuple[str, dict[str, object]]:
+    """WHERE body for ``aspect_mentions AS alias``: the filter's own columns, regions via ``feedback``."""
+    where, params = filters.with_(regions=()).where(alias=alias)
+    if filters.regions:
+        where += (
+            f" AND ({alias}.dataset_id, {alias}.feedback_id) IN (SELECT dataset_id, feedback_id FROM feedback"
+            " WHERE region IN (SELECT unnest($regions)))"
+        )
+        params["regions"] = list(filters.regions)
+    return where, params
+
+
+def aspect_condition(aspect: str | None, alias: str = "m") -> tuple[str, dict[str, object]]:
+    """Match one aspect: a top-level name (``电池``) matches all its children; a path matches itself."""
+    if aspect is None:
+        return "TRUE", {}
+    if "/" in aspect:
+        return f"{alias}.aspect_path = $aspect", {"aspect": aspect}
+    return f"{alias}.aspect_top = $aspect", {"aspect": aspect}
+
+
+def aspect_level(parent: str | None) -> tuple[str, str, dict[str, object]]:
+    """(aspect column, extra condition, params): top level, or the children of ``parent``."""
+    if parent is None:
+        return "m.aspect_top", "TRUE", {}
+    return "m.aspect_path", "m.aspect_top = $parent", {"parent": parent}
+
+
+_COUNTS_SQL = """count(*) AS n,
+       count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
+       count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral,
+       count(*) FILTER (WHERE m.polarity = 'negative') AS negative"""
+
+
+def _with_net(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add net sentiment, its interval and the small-sample flag to a frame of counts."""
+    stats = [
+        net_sentiment(int(p), int(u), int(g))
+        for p, u, g in zip(frame["positive"], frame["neutral"], frame["negative"], strict=True)
+    ]
+    for column in ("n", "positive", "neutral", "negative"):
+        frame[column] = frame[column].astype("int64")
+    frame["net"] = pd.Series([s.net for s in stats], index=frame.index, dtype="float64")
+    frame["low"] = pd.Series([s.low for s in stats], index=frame.index, dtype="float64")
+    frame["high"] = pd.Series([s.high for s in stats], index=frame.index, dtype="float64")
+    frame["small_sample"] = frame["n"] < SMALL_SAMPLE
+    return frame
+
+
+def aspect_heatmap(
+    con: DuckDBPyConnection, filters: Filters, rows: str = "product", parent: str | None = None
+) -> pd.DataFrame:
+    """One row per (row key, aspect): volume ``n`` (声量), polarity counts, net sentiment and 95% interval.
+
+    ``rows`` is ``brand``, ``product`` (with its brand) or ``channel``. Without ``parent`` the aspects are
+    top-level (``电池``); with ``parent="电池"`` they are its paths (``电池/续航``, ``电池/发热`` …).
+    Empty combinations are absent (no mentions, nothing to say).
+    """
+    if rows not in ROW_DIMENSIONS:
+        raise ValueError(f"rows {rows!r} is not one of {sorted(ROW_DIMENSIONS)}")
+    keys = ROW_DIMENSIONS[rows]
+    key_sql = ", ".join(f"m.{k} AS {k}" for k in keys)
+    aspect_col, level_sql, level_params = aspect_level(parent)
+    where, params = mention_where(filters)
+    frame = con.execute(
+        f"""
+        SELECT {key_sql}, {aspect_col} AS aspect, {_COUNTS_SQL}
+        FROM aspect_mentions m
+        WHERE {where} AND {level_sql}
+        GROUP BY ALL
+        ORDER BY {", ".join(keys)}, aspect
+        """,
+        {**params, **level_params},
+    ).df()
+    return _with_net(frame)[[*keys, "aspect", *COUNT_COLUMNS]]
+
+
+def aspect_summary(con: DuckDBPyConnection, filters: Filters, parent: str | None = None) -> pd.DataFrame:
+    """Per aspect over the whole selection: volume, net sentiment and interval (largest volume first)."""
+    aspect_col, level_sql, level_params = aspect_level(parent)
+    where, params = mention_where(filters)
+    frame = con.execute(
+        f"""
+        SELECT {aspect_col} AS aspect, {_COUNTS_SQL}
+        FROM aspect_mentions m WHERE {where} AND {level_sql}
+        GROUP BY ALL ORDER BY n DESC, aspect
+        """,
+        {**params, **level_params},
+    ).df()
+    return _with_net(frame)[["aspect", *COUNT_COLUMNS]]
+
+
+def aspect_trend(
+    con: DuckDBPyConnection, filters: Filters, aspect: str | None = None, period: str = "month"
+) -> pd.DataFrame:
+    """Net sentiment and volume of one aspect (top level or path; None: all aspects) per period.
+
+    Drill-down of a heatmap cell: narrow ``filters`` to the cell's brand/product and pass its aspect.
+    """
+    part = period_part(period)
+    aspect_sql, aspect_params = aspect_condition(aspect)
+    where, params = mention_where(filters)
+    frame = con.execute(
+        f"""
+        SELECT date_trunc('{part}', m.created_at) AS period, {_COUNTS_SQL}
+        FROM aspect_mentions m
+        WHERE {where} AND {aspect_sql} AND m.created_at IS NOT NULL
+        GROUP BY ALL ORDER BY period
+        """,
+        {**params, **aspect_params},
+    ).df()
+    frame["period"] = pd.to_datetime(frame["period"])
+    return _with_net(frame)[["period", *COUNT_COLUMNS]]
+
+
+def aspect_volume_trend(
+    con: DuckDBPyConnection, filters: Filters, period: str = "month", parent: str | None = None
+) -> pd.DataFrame:
+    """指标声量走势: mentions per period and aspect (top level, or the children of ``parent``)."""
+    part = period_part(period)
+    aspect_col, level_sql, level_params = aspect_level(parent)
+    where, params = mention_where(filters)
+    frame = con.execute(
+        f"""
+        SELECT date_trunc('{part}', m.created_at) AS period, {aspect_col} AS aspect, count(*) AS n,
+               count(*) FILTER (WHERE m.polarity = 'negative') AS negative
+        FROM aspect_mentions m
+        WHERE {where} AND {level_sql} AND m.created_at IS NOT NULL
+        GROUP BY ALL ORDER BY period, aspect
+        """,
+        {**params, **level_params},
+    ).df()
+    frame["period"] = pd.to_datetime(frame["period"])
+    return frame.astype({"n": "int64", "negative": "int64"})
+
+
+CHANGE_COLUMNS = [
+    "aspect",
+    "n_previous",
+    "net_previous",
+    "n_current",
+    "net_current",
+    "change",
+    "z",
+    "p_value",
+    "significant",
+    "small_sample",
+]
+
+
+def aspect_changes(
+    con: DuckDBPyConnection, filters: Filters, parent: str | None = None, default_days: int = 90
+) -> pd.DataFrame:
+    """Net sentiment per aspect in the selected window against the window of the same length before it.
+
+    ``change`` is current − previous net sentiment (points; NaN when either window has no mention), tested
+    with the adjusted-Wald z-test; sorted by
+    ``change`` (most improved first): the Overview's "five that improved / worsened most" are the head and
+    tail. ``small_sample`` when either window has fewer than ``SMALL_SAMPLE`` mentions.
+    """
+    windows = comparison_windows(con, filters, default_days)
+    if windows is None:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    current = aspect_summary(con, windows.current, parent).set_index("aspect")
+    previous = aspect_summary(con, windows.previous, parent).set_index("aspect")
+    records = []
+    for aspect in sorted(set(current.index) | set(previous.index)):
+        now = net_sentiment(*_counts(current, aspect))
+        before = net_sentiment(*_counts(previous, aspect))
+        test = net_sentiment_change(before, now)
+        records.append(
+            {
+                "aspect": aspect,
+                "n_previous": before.n,
+                "net_previous": before.net,
+                "n_current": now.n,
+                "net_current": now.net,
+                "change": now.net - before.net,
+                "z": test.z,
+                "p_value": test.p_value,
+                "significant": test.significant,
+                "small_sample": before.small_sample or now.small_sample,
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=CHANGE_COLUMNS)
+    return frame.sort_values("change", ascending=False, na_position="last", kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _counts(frame: pd.DataFrame, aspect: str) -> tuple[int, int, int]:
+    if aspect not in frame.index:
+        return 0, 0, 0
+    row = frame.loc[aspect]
+    return int(row["positive"]), int(row["neutral"]), int(row["negative"])

@@ -1,0 +1,226 @@
+"""NPS analytics: NPS by segment, trends split by segment with period-on-period significance, verbatims.
+
+Only rows with an NPS score (0–10) count. Every NPS comes from :func:`analytics.metrics.nps_interval`
+(adjusted Wald, 95%) with its ``n``; changes between consecutive periods are tested with
+:func:`analytics.metrics.nps_change_test`. Periods with fewer than ``SMALL_SAMPLE`` answers are flagged.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from duckdb import DuckDBPyConnection
+
+from analytics.filters import Filters
+from analytics.metrics import NpsInterval, nps_change_test, nps_interval
+from analytics.stats import SMALL_SAMPLE, period_part
+
+# Segment dimensions -> feedback columns (a whitelist: never user text in SQL).
+SEGMENTS: dict[str, str] = {
+    "brand": "brand",
+    "product": "product",
+    "channel": "channel",
+    "region": "region",
+    "store": "store",
+}
+
+# NPS answer groups -> SQL condition on nps_score.
+SCORE_GROUPS: dict[str, str] = {
+    "detractors": "f.nps_score <= 6",
+    "passives": "f.nps_score BETWEEN 7 AND 8",
+    "promoters": "f.nps_score >= 9",
+}
+
+NPS_COLUMNS = [
+    "n",
+    "promoters",
+    "passives",
+    "detractors",
+    "promoter_share",
+    "passive_share",
+    "detractor_share",
+    "nps",
+    "low",
+    "high",
+    "small_sample",
+]
+_COUNTS_SQL = """count(*) FILTER (WHERE f.nps_score >= 9) AS promoters,
+       count(*) FILTER (WHERE f.nps_score BETWEEN 7 AND 8) AS passives,
+       count(*) FILTER (WHERE f.nps_score <= 6) AS detractors"""
+
+
+def _segment(split_by: str | None) -> str | None:
+    if split_by is None:
+        return None
+    if split_by not in SEGMENTS:
+        raise ValueError(f"split_by {split_by!r} is not one of {sorted(SEGMENTS)}")
+    return SEGMENTS[split_by]
+
+
+def _interval_record(promoters: int, passives: int, detractors: int) -> dict[str, object]:
+    i = nps_interval(int(promoters), int(passives), int(detractors))
+    return {
+        "n": i.n,
+        "promoters": i.promoters,
+        "passives": i.passives,
+        "detractors": i.detractors,
+        "promoter_share": i.promoter_share,
+        "passive_share": i.passive_share,
+        "detractor_share": i.detractor_share,
+        "nps": i.nps,
+        "low": i.low,
+        "high": i.high,
+        "small_sample": i.n < SMALL_SAMPLE,
+    }
+
+
+def nps_total(con: DuckDBPyConnection, filters: Filters) -> NpsInterval:
+    """NPS of all selected answers with its 95% interval."""
+    where, params = filters.where(alias="f")
+    p, a, d = con.execute(
+        f"SELECT {_COUNTS_SQL} FROM feedback f WHERE {where} AND f.nps_score IS NOT NULL", params
+    ).fetchall()[0]
+    return nps_interval(int(p), int(a), int(d))
+
+
+def nps_by(con: DuckDBPyConnection, filters: Filters, split_by: str) -> pd.DataFrame:
+    """NPS per segment (``brand``, ``product``, ``channel``, ``region`` or ``store``), largest ``n`` first.
+
+    A missing segment value is reported as ``None``.
+    """
+    column = _segment(split_by)
+    where, params = filters.where(alias="f")
+    rows = con.execute(
+        f"""
+        SELECT nullif(trim(f.{column}), '') AS segment, {_COUNTS_SQL}
+        FROM feedback f WHERE {where} AND f.nps_score IS NOT NULL
+        GROUP BY 1
+        """,
+        params,
+    ).fetchall()
+    records = [{"segment": s, **_interval_record(p, a, d)} for s, p, a, d in rows]
+    frame = pd.DataFrame.from_records(records, columns=["segment", *NPS_COLUMNS])
+    frame = frame.sort_values(["n", "segment"], ascending=[False, True], kind="stable")
+    return _typed(frame.reset_index(drop=True))
+
+
+TREND_COLUMNS = ["period", "segment", *NPS_COLUMNS, "change", "z", "p_value", "significant"]
+
+
+def nps_trend_by(
+    con: DuckDBPyConnection,
+    filters: Filters,
+    period: str = "month",
+    split_by: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """NPS per period (and segment) with its interval, and the test against the segment's previous period.
+
+    ``change`` = NPS − NPS of the previous period present for the same segment; ``z``/``p_value`` come from
+    the z-test on the difference of adjusted NPS values; ``significant`` when ``p_value < alpha``. The first
+    period of a segment has NaN change and ``significant=False``. ``segment`` is None without ``split_by``.
+    """
+    part = period_part(period)
+    column = _segment(split_by)
+    segment_sql = f"nullif(trim(f.{column}), '')" if column else "NULL::VARCHAR"
+    where, params = filters.where(alias="f")
+    rows = con.execute(
+        f"""
+        SELECT date_trunc('{part}', f.created_at) AS period, {segment_sql} AS segment, {_COUNTS_SQL}
+        FROM feedback f
+        WHERE {where} AND f.created_at IS NOT NULL AND f.nps_score IS NOT NULL
+        GROUP BY ALL ORDER BY segment NULLS LAST, period
+        """,
+        params,
+    ).fetchall()
+    records: list[dict[str, object]] = []
+    previous: dict[object, NpsInterval] = {}
+    for start, segment, p, a, d in rows:
+        interval = nps_interval(int(p), int(a), int(d))
+        before = previous.get(segment)
+        if before is None:
+            change, z, p_value, significant = math.nan, math.nan, math.nan, False
+        else:
+            test = nps_change_test(before, interval, alpha)
+            change, z, p_value, significant = (
+                interval.nps - before.nps,
+                test.z,
+                test.p_value,
+                test.significant,
+            )
+        previous[segment] = interval
+        records.append(
+            {
+                "period": pd.Timestamp(start),
+                "segment": segment,
+                **_interval_record(p, a, d),
+                "change": change,
+                "z": z,
+                "p_value": p_value,
+                "significant": significant,
+            }
+        )
+    frame = pd.DataFrame.from_records(records, columns=TREND_COLUMNS)
+    frame = frame.sort_values(["period", "segment"], kind="stable", na_position="last").reset_index(drop=True)
+    frame = _typed(frame)
+    return frame.astype({"change": "float64", "z": "float64", "p_value": "float64", "significant": "bool"})
+
+
+VERBATIM_COLUMNS = [
+    "feedback_id",
+    "created_at",
+    "nps_score",
+    "brand",
+    "product",
+    "channel",
+    "region",
+    "store",
+    "text",
+]
+
+
+def nps_verbatims(
+    con: DuckDBPyConnection,
+    filters: Filters,
+    group: str = "detractors",
+    limit: int = 50,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """Newest answers with text of one NPS group (``detractors``, ``passives``, ``promoters``).
+
+    For "detractors' verbatims one click away": pass the clicked period/segment as ``filters``.
+    """
+    if group not in SCORE_GROUPS:
+        raise ValueError(f"group {group!r} is not one of {sorted(SCORE_GROUPS)}")
+    if not 1 <= limit <= 10_000 or offset < 0:
+        raise ValueError("limit must be 1…10000 and offset non-negative")
+    where, params = filters.where(alias="f")
+    return con.execute(
+        f"""
+        SELECT {", ".join(f"f.{c}" for c in VERBATIM_COLUMNS)}
+        FROM feedback f
+        WHERE {where} AND {SCORE_GROUPS[group]} AND f.text IS NOT NULL AND length(trim(f.text)) > 0
+        ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC
+        LIMIT $limit OFFSET $offset
+        """,
+        {**params, "limit": limit, "offset": offset},
+    ).df()
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(
+        {
+            "n": "int64",
+            "promoters": "int64",
+            "passives": "int64",
+            "detractors": "int64",
+            "promoter_share": "float64",
+            "passive_share": "float64",
+            "detractor_share": "float64",
+            "nps": "float64",
+            "low": "float64",
+            "high": "float64",
+            "small_sample": "bool",
+        }
+    )

@@ -1,0 +1,286 @@
+"""Competitor parameter map: products in a plane of two specs, and a satisfaction surface behind them.
+
+Each product (``products`` table, joined to feedback on brand + product) is a point at its two specs, sized
+by its volume and coloured by satisfaction. The surface is a Nadaraya–Watson (Gaussian-kernel) average of the
+products' satisfaction on axes standardised by the products' mean and standard deviation, each product
+weighted by ``kernel × n / (n + SHRINK_N)`` so thinly reviewed products count less. Grid cells farther than
+``unknown_distance`` standardised units from every product are NaN (unknown). See docs/METRICS.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from duckdb import DuckDBPyConnection
+
+from analytics.aspects import aspect_condition, aspect_heatmap, mention_where
+from analytics.filters import Filters
+from analytics.metrics import nps_interval
+from analytics.stats import SMALL_SAMPLE, net_sentiment
+
+# Product parameters a map may use (a whitelist of ``products`` columns) and their units.
+PARAMETERS: dict[str, str] = {
+    "launch_price_cny": "¥",
+    "weight_g": "g",
+    "thickness_mm": "mm",
+    "battery_mah": "mAh",
+    "screen_in": "in",
+}
+SHRINK_N = 30  # a product with n reviews weighs n / (n + SHRINK_N) in the surface
+BANDWIDTH = 0.6  # Gaussian kernel bandwidth in standardised units
+UNKNOWN_DISTANCE = 1.5  # grid cells farther than this (standardised) from every product are unknown
+
+POINT_COLUMNS = [
+    "brand",
+    "product",
+    "x",
+    "y",
+    "is_ours",
+    "n",
+    "satisfaction",
+    "low",
+    "high",
+    "small_sample",
+]
+
+
+def _parameter(name: str) -> str:
+    if name not in PARAMETERS:
+        raise ValueError(f"parameter {name!r} is not one of {sorted(PARAMETERS)}")
+    return name
+
+
+def _metric_sql(metric: str, filters: Filters) -> tuple[str, dict[str, object]]:
+    """SQL giving (brand, product, n, a, b, c) per product for ``metric``."""
+    if metric in ("rating", "nps"):
+        where, params = filters.where(alias="f")
+        if metric == "rating":
+            select = "count(f.rating) AS n, sum(f.rating) AS a, sum(f.rating * f.rating) AS b, 0 AS c"
+            present = "f.rating IS NOT NULL"
+        else:
+            select = (
+                "count(*) AS n, count(*) FILTER (WHERE f.nps_score >= 9) AS a,"
+                " count(*) FILTER (WHERE f.nps_score BETWEEN 7 AND 8) AS b,"
+                " count(*) FILTER (WHERE f.nps_score <= 6) AS c"
+            )
+            present = "f.nps_score IS NOT NULL"
+        return (
+            f"SELECT f.brand, f.product, {select} FROM feedback f WHERE {where} AND {present} GROUP BY ALL",
+            params,
+        )
+    if metric == "sentiment":
+        where, params = filters.where(alias="f")
+        return (
+            f"""SELECT f.brand, f.product, count(*) AS n,
+                       count(*) FILTER (WHERE s.sentiment = 'positive') AS a,
+                       count(*) FILTER (WHERE s.sentiment = 'neutral') AS b,
+                       count(*) FILTER (WHERE s.sentiment = 'negative') AS c
+                FROM feedback f JOIN feedback_sentiment s USING (dataset_id, feedback_id)
+                WHERE {where} GROUP BY ALL""",
+            params,
+        )
+    if metric.startswith("aspect:") and len(metric) > len("aspect:"):
+        where, params = mention_where(filters)
+        aspect_sql, aspect_params = aspect_condition(metric[len("aspect:") :])
+        return (
+            f"""SELECT m.brand, m.product, count(*) AS n,
+                       count(*) FILTER (WHERE m.polarity = 'positive') AS a,
+                       count(*) FILTER (WHERE m.polarity = 'neutral') AS b,
+                       count(*) FILTER (WHERE m.polarity = 'negative') AS c
+                FROM aspect_mentions m WHERE {where} AND {aspect_sql} GROUP BY ALL""",
+            {**params, **aspect_params},
+        )
+    raise ValueError(f"metric {metric!r} must be 'rating', 'nps', 'sentiment' or 'aspect:<aspect>'")
+
+
+def product_satisfaction(con: DuckDBPyConnection, filters: Filters, metric: str = "rating") -> pd.DataFrame:
+    """Per product: ``n`` and ``satisfaction`` with a 95% interval.
+
+    ``rating``: mean star rating (1–5, t-free normal interval); ``nps``: NPS (adjusted Wald);
+    ``sentiment``: net overall sentiment of reviews; ``aspect:<top or path>``: net sentiment of that aspect's
+    mentions (both −100…100, adjusted Wald).
+    """
+    sql, params = _metric_sql(metric, filters)
+    rows = con.execute(sql, params).fetchall()
+    records = []
+    for brand, product, n, a, b, c in rows:
+        n = int(n)
+        if n == 0:
+            continue
+        if metric == "rating":
+            mean = float(a) / n
+            variance = max(float(b) / n - mean**2, 0.0) * n / max(n - 1, 1)
+            half = 1.96 * math.sqrt(variance / n)
+            value, low, high = mean, mean - half, mean + half
+        elif metric == "nps":
+            i = nps_interval(int(a), int(b), int(c))
+            value, low, high = i.nps, i.low, i.high
+        else:
+            s = net_sentiment(int(a), int(b), int(c))
+            value, low, high = s.net, s.low, s.high
+        records.append(
+            {"brand": brand, "product": product, "n": n, "satisfaction": value, "low": low, "high": high}
+        )
+    return pd.DataFrame.from_records(
+        records, columns=["brand", "product", "n", "satisfaction", "low", "high"]
+    )
+
+
+@dataclass(frozen=True)
+class ParameterMap:
+    """Points and the interpolated surface.
+
+    ``surface[i, j]`` is the estimate at ``(grid_x[j], grid_y[i])`` (NaN: unknown, too far from any product).
+    ``centre`` is the volume-weighted mean satisfaction of the points: colour above it green, below it red.
+    """
+
+    x: str
+    y: str
+    metric: str
+    points: pd.DataFrame
+    grid_x: np.ndarray
+    grid_y: np.ndarray
+    surface: np.ndarray
+    centre: float
+    bandwidth: float
+    unknown_distance: float
+    products_without_specs: tuple[str, ...]  # reviewed products lacking x or y (not on the map)
+
+    def value_at(self, x: float, y: float) -> float:
+        """The surface at a point (nearest grid cell)."""
+        j = int(np.argmin(np.abs(self.grid_x - x)))
+        i = int(np.argmin(np.abs(self.grid_y - y)))
+        return float(self.surface[i, j])
+
+
+def parameter_map(
+    con: DuckDBPyConnection,
+    filters: Filters,
+    x: str,
+    y: str,
+    metric: str = "rating",
+    grid_size: int = 40,
+    bandwidth: float = BANDWIDTH,
+    unknown_distance: float = UNKNOWN_DISTANCE,
+) -> ParameterMap:
+    """Products at their ``x``/``y`` specs coloured by ``metric`` (see :func:`product_satisfaction`)."""
+    x_col, y_col = _parameter(x), _parameter(y)
+    if x_col == y_col:
+        raise ValueError("choose two different parameters")
+    if not 5 <= grid_size <= 200 or bandwidth <= 0 or unknown_distance <= 0:
+        raise ValueError("need 5 <= grid_size <= 200, bandwidth > 0 and unknown_distance > 0")
+    satisfaction = product_satisfaction(con, filters, metric)
+    specs = con.execute(f"SELECT brand, product, {x_col} AS x, {y_col} AS y, is_ours FROM products").df()
+    merged = satisfaction.merge(specs, on=["brand", "product"], how="left")
+    has_specs = merged["x"].notna() & merged["y"].notna()
+    missing = tuple(
+        sorted(
+            f"{b} {p}"
+            for b, p in zip(merged.loc[~has_specs, "brand"], merged.loc[~has_specs, "product"], strict=True)
+        )
+    )
+    points = merged[has_specs].copy()
+    points["is_ours"] = points["is_ours"].fillna(False).astype(bool)
+    points["small_sample"] = points["n"] < SMALL_SAMPLE
+    points = points[POINT_COLUMNS].sort_values(["brand", "product"]).reset_index(drop=True)
+    empty = np.array([], dtype=float)
+    if points.empty:
+        return ParameterMap(
+            x,
+            y,
+            metric,
+            points,
+            empty,
+            empty,
+            np.empty((0, 0)),
+            math.nan,
+            bandwidth,
+            unknown_distance,
+            missing,
+        )
+    px, py = points["x"].to_numpy(float), points["y"].to_numpy(float)
+    values, n = points["satisfaction"].to_numpy(float), points["n"].to_numpy(float)
+    grid_x, grid_y = _axis(px, grid_size), _axis(py, grid_size)
+    surface = kernel_surface(px, py, values, n, grid_x, grid_y, bandwidth, unknown_distance)
+    centre = float(np.average(values, weights=n))
+    return ParameterMap(
+        x, y, metric, points, grid_x, grid_y, surface, centre, bandwidth, unknown_distance, missing
+    )
+
+
+def _axis(values: np.ndarray, size: int) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    pad = 0.05 * (high - low) if high > low else max(abs(low) * 0.05, 1.0)
+    return np.linspace(low - pad, high + pad, size)
+
+
+def _standardise(values: np.ndarray) -> tuple[float, float]:
+    sd = float(values.std())
+    return float(values.mean()), sd if sd > 0 else 1.0
+
+
+def kernel_surface(
+    px: np.ndarray,
+    py: np.ndarray,
+    values: np.ndarray,
+    n: np.ndarray,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    bandwidth: float,
+    unknown_distance: float,
+) -> np.ndarray:
+    """Gaussian-kernel weighted average of ``values`` on the grid (rows: ``grid_y``), NaN where unknown."""
+    mx, sx = _standardise(px)
+    my, sy = _standardise(py)
+    zx, zy = (px - mx) / sx, (py - my) / sy
+    gx, gy = np.meshgrid((grid_x - mx) / sx, (grid_y - my) / sy)
+    d2 = (gx[..., None] - zx) ** 2 + (gy[..., None] - zy) ** 2  # grid_y × grid_x × products
+    weights = np.exp(-d2 / (2 * bandwidth**2)) * (n / (n + SHRINK_N))
+    total = weights.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        surface = (weights * values).sum(axis=-1) / total
+    surface[np.sqrt(d2.min(axis=-1)) > unknown_distance] = np.nan
+    surface[~np.isfinite(surface)] = np.nan
+    return surface
+
+
+COMPARISON_SPEC_COLUMNS = ["brand", "product", *PARAMETERS, "release_date", "is_ours"]
+
+
+@dataclass(frozen=True)
+class ProductComparison:
+    specs: pd.DataFrame  # one row per chosen product (specs NaN where unknown)
+    aspects: pd.DataFrame  # brand, product, aspect, n, net, low, high, small_sample
+    nps: pd.DataFrame  # brand, product, n, nps, low, high, small_sample (only products with answers)
+    rating: pd.DataFrame  # brand, product, n, satisfaction (mean rating), low, high
+
+
+def compare_products(
+    con: DuckDBPyConnection, filters: Filters, products: list[tuple[str, str]]
+) -> ProductComparison:
+    """Side-by-side figures for chosen ``(brand, product)`` pairs: specs, aspect scores, NPS, rating."""
+    if not products:
+        raise ValueError("choose at least one product to compare")
+    brands = tuple(sorted({b for b, _ in products}))
+    names = tuple(sorted({p for _, p in products}))
+    wanted = set(products)
+    narrowed = filters.with_(brands=brands, products=names)
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        mask = [(b, p) in wanted for b, p in zip(frame["brand"], frame["product"], strict=True)]
+        return frame[mask].reset_index(drop=True)
+
+    specs = con.execute(
+        f"""SELECT {", ".join(COMPARISON_SPEC_COLUMNS)} FROM products
+            WHERE brand IN (SELECT unnest($brands)) AND product IN (SELECT unnest($names))
+            ORDER BY brand, product""",
+        {"brands": list(brands), "names": list(names)},
+    ).df()
+    aspects = keep(aspect_heatmap(con, narrowed, rows="product"))
+    nps = keep(product_satisfaction(con, narrowed, "nps")).rename(columns={"satisfaction": "nps"})
+    nps["small_sample"] = nps["n"] < SMALL_SAMPLE
+    rating = keep(product_satisfaction(con, narrowed, "rating"))
+    return ProductComparison(keep(specs), aspects, nps, rating)
