@@ -15,6 +15,11 @@ register(
     {
         "app.title": ("听见 · 客户体验分析", "Tingjian · Customer experience analytics"),
         "nav.overview": ("总览", "Overview"),
+        "nav.nps": ("NPS 趋势", "NPS trend"),
+        "nav.drivers": ("驱动因素", "Key drivers"),
+        "nav.aspects": ("体验指标", "Aspects"),
+        "nav.competitors": ("竞品对比", "Competitors"),
+        "nav.quotes": ("客户原声", "Customer quotes"),
         "nav.import": ("数据导入", "Import"),
         "nav.taxonomy": ("指标体系", "Aspect taxonomy"),
     }
@@ -28,6 +33,12 @@ startup.prepare_store()
 PAGES = [
     st.Page("pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", url_path="overview",
             default=True),
+    st.Page("pages/nps.py", title=t("nav.nps"), icon=":material/trending_up:", url_path="nps"),
+    st.Page("pages/drivers.py", title=t("nav.drivers"), icon=":material/bubble_chart:", url_path="drivers"),
+    st.Page("pages/aspects.py", title=t("nav.aspects"), icon=":material/grid_on:", url_path="aspects"),
+    st.Page("pages/competitors.py", title=t("nav.competitors"), icon=":material/scatter_plot:",
+            url_path="competitors"),
+    st.Page("pages/quotes.py", title=t("nav.quotes"), icon=":material/format_quote:", url_path="quotes"),
     st.Page("pages/import_data.py", title=t("nav.import"), icon=":material/upload_file:", url_path="import"),
     st.Page("pages/taxonomy.py", title=t("nav.taxonomy"), icon=":material/account_tree:",
             url_path="taxonomy"),

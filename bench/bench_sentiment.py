@@ -66,10 +66,11 @@ def main() -> None:
         "model_dir": str(model.model_dir),
         "version": model.version,
         "device": model.device,
-        "torch_threads": __import__("torch").get_num_threads(),
+        "torch_threads_in_predict": model.cpu_threads if model.device == "cpu" else None,
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
         "load_seconds": round(load_seconds, 2),
+        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "sets": {},
     }
     header = "| set | n | mean chars | accuracy | macro-F1 | " + " | ".join(
@@ -93,8 +94,9 @@ def main() -> None:
             f"{row['macro_f1']:.4f} | " + " | ".join(f"{rates[b]:,.0f}" for b in batch_sizes) + " |"
         )
     print(
-        f"model {model.version} on {model.device}, {results['torch_threads']} torch threads, "
-        f"load {load_seconds:.1f} s"
+        f"model {model.version} on {model.device}, "
+        f"{results['torch_threads_in_predict']} torch thread(s) in predict, "
+        f"load {load_seconds:.1f} s, system load average {results['load_average_at_start']}"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -84,7 +84,9 @@ def annotate(
     taxonomy: Annotated[
         str | None,
         typer.Option(
-            "--taxonomy", help="First set the dataset's taxonomy (needs --dataset).", show_default=False
+            "--taxonomy",
+            help="First set the dataset's taxonomy, then re-annotate it (needs --dataset).",
+            show_default=False,
         ),
     ] = None,
     batch_size: Annotated[
@@ -104,6 +106,7 @@ def annotate(
         if taxonomy is not None and target is not None:
             set_dataset_taxonomy(con, target, taxonomy)
             print(f"dataset '{dataset}' now uses the taxonomy '{taxonomy}'")
+            rescore = True
         with Progress(
             TextColumn("annotating"),
             BarColumn(),

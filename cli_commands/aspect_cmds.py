@@ -112,6 +112,18 @@ def _read(path: Path) -> pd.DataFrame:
     return frame
 
 
+def _parse_labels(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return LABELS
+    names = {
+        LABEL_ALIASES.get(part.strip().lower(), part.strip()) for part in value.split(",") if part.strip()
+    }
+    unknown = sorted(names - set(LABELS))
+    if unknown or not names:
+        fail(f"--labels {value!r}: use a comma-separated subset of positive, negative, neutral")
+    return tuple(name for name in LABELS if name in names)
+
+
 def evaluate_aspect_cmd(
     data: Annotated[
         Path, typer.Option("--data", help="File with columns text,aspect,polarity (CSV, XLSX, JSON…).")
@@ -119,8 +131,21 @@ def evaluate_aspect_cmd(
     model: Annotated[
         Path | None, typer.Option("--model", help="Weights file (default: the committed aspect model).")
     ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="Restrict predictions to these classes, e.g. 'positive,negative' (default: all three).",
+        ),
+    ] = None,
 ) -> None:
-    """Predict the polarity of each row's aspect in its text; the last line printed is JSON."""
+    """Predict the polarity of each row's aspect in its text; the last line printed is JSON.
+
+    ``macro_f1`` averages the F1 of the classes present in the file's labels (a prediction of another
+    class counts as an error of the true class); ``macro_f1_union`` also averages over predicted-only
+    classes.
+    """
+    allowed = _parse_labels(labels)
     frame = _read(data)
     if frame.index.name != "row":
         frame.index = pd.Index(range(1, len(frame) + 1), name="row")
@@ -165,7 +190,14 @@ def evaluate_aspect_cmd(
     except AspectModelError as exc:
         fail(str(exc))
     started = time.perf_counter()
-    predictions = predictor.predict(texts, spans)
+    if allowed == LABELS:
+        predictions = predictor.predict(texts, spans)
+    else:
+        probs = predictor.probabilities(texts, spans)
+        mask = np.asarray([name in allowed for name in LABELS])
+        restricted = np.where(mask, probs, -1.0)
+        best = restricted.argmax(axis=1)
+        predictions = [(LABELS[b], float(probs[i, b])) for i, b in enumerate(best)]
     seconds = time.perf_counter() - started
     predicted = [label for label, _ in predictions]
     y_true = np.asarray([LABELS.index(t) for t in truth])
@@ -183,10 +215,14 @@ def evaluate_aspect_cmd(
             "f1": round(f1, 4),
         }
         print(f"{name:9s} true={truth_counts[name]:6d} predicted={predicted_counts[name]:6d} f1={f1:.4f}")
+    gold_classes = [name for name in LABELS if truth_counts[name]]
     result = {
         "accuracy": round(accuracy(y_true, y_pred), 4),
-        "macro_f1": round(macro_f1(y_true, y_pred), 4),
+        "macro_f1": round(float(np.mean([per_class[name]["f1"] for name in gold_classes])), 4),
+        "macro_f1_classes": gold_classes,
+        "macro_f1_union": round(macro_f1(y_true, y_pred), 4),
         "n": len(texts),
+        "predicted_labels": list(allowed),
         "per_class": per_class,
         "mean_confidence": round(float(np.mean([conf for _, conf in predictions])), 4),
         "mentions_per_second": round(len(texts) / seconds, 1) if seconds > 0 else None,

@@ -17,6 +17,7 @@ import typer
 
 from cli_commands import annotate_cmds
 from cli_commands.common import DbOption, fail, open_store
+from data.export import ExportError, write_export
 from data.ingest import (
     DatasetKindMismatch,
     DatasetNotFound,
@@ -178,7 +179,7 @@ def datasets_rejected(
     dataset: Annotated[str, typer.Argument(help="Dataset name or id.", show_default=False)],
     db: DbOption = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write CSV (UTF-8 with BOM, opens in Excel).")
+        Path | None, typer.Option("--out", help="Write .csv (UTF-8 with BOM) or .xlsx for Excel.")
     ] = None,
 ) -> None:
     """Show or save the rows a dataset's imports rejected, with the reason for each."""
@@ -192,7 +193,10 @@ def datasets_rejected(
     finally:
         con.close()
     if out is not None:
-        rows.to_csv(out, index=False, encoding="utf-8-sig")
+        try:
+            write_export(rows, out)  # UTF-8 with BOM (or .xlsx), formula-like cells neutralised
+        except (ExportError, OSError) as exc:
+            fail(str(exc))
         print(f"wrote {len(rows)} rejected rows to {out}")
         return
     rows.to_csv(sys.stdout, index=False)

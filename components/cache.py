@@ -125,3 +125,202 @@ def _datasets(_con: duckdb.DuckDBPyConnection, path: str) -> pd.DataFrame:
 def datasets() -> pd.DataFrame:
     """The imported datasets (``data.ingest.list_datasets``)."""
     return _datasets(cursor(), store_path())
+
+
+# --- executive pages (H10: overview CEM index, NPS trend page, key drivers) ------------------------------
+# The CEM weights come from a key-driver fit (the slow part): cached on their own and passed to the index.
+
+from analytics import aspects as aspect_queries  # noqa: E402
+from analytics import cem_index as cem_queries  # noqa: E402
+from analytics import drivers as driver_queries  # noqa: E402
+from analytics import nps as nps_queries  # noqa: E402
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _cem_weights(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters) -> cem_queries.CemWeights:
+    return cem_queries.cem_weights(_con, filters)
+
+
+def cem_weights(filters: Filters) -> cem_queries.CemWeights:
+    """Aspect weights of the CEM index (key-driver importance, or equal when the data is thin)."""
+    return _cem_weights(cursor(), store_path(), filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _cem_index(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, by: str | None,
+    weights: cem_queries.CemWeights,
+) -> pd.DataFrame:
+    return cem_queries.cem_index(_con, filters, by=by, weights=weights)
+
+
+def cem_index(filters: Filters, by: str | None, weights: cem_queries.CemWeights) -> pd.DataFrame:
+    """The CEM index (one row, or one per brand/product) with the given weights."""
+    return _cem_index(cursor(), store_path(), filters, by, weights)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _cem_index_change(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, weights: cem_queries.CemWeights
+) -> cem_queries.CemIndexChange | None:
+    return cem_queries.cem_index_change(_con, filters, weights=weights)
+
+
+def cem_index_change(
+    filters: Filters, weights: cem_queries.CemWeights
+) -> cem_queries.CemIndexChange | None:
+    """The CEM index now against the previous window of the same length (None without dated data)."""
+    return _cem_index_change(cursor(), store_path(), filters, weights)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _aspect_changes(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters) -> pd.DataFrame:
+    return aspect_queries.aspect_changes(_con, filters)
+
+
+def aspect_changes(filters: Filters) -> pd.DataFrame:
+    """Net sentiment per top-level aspect, current window against the previous one."""
+    return _aspect_changes(cursor(), store_path(), filters)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _nps_trend_by(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, period: str, split_by: str | None
+) -> pd.DataFrame:
+    return nps_queries.nps_trend_by(_con, filters, period, split_by)
+
+
+def nps_trend_by(filters: Filters, period: str = "month", split_by: str | None = None) -> pd.DataFrame:
+    """NPS per period (and segment) with interval and the period-on-period z-test."""
+    return _nps_trend_by(cursor(), store_path(), filters, period, split_by)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _nps_verbatims(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, group: str, limit: int
+) -> pd.DataFrame:
+    return nps_queries.nps_verbatims(_con, filters, group, limit)
+
+
+def nps_verbatims(filters: Filters, group: str = "detractors", limit: int = 50) -> pd.DataFrame:
+    """Newest answers with text of one NPS group."""
+    return _nps_verbatims(cursor(), store_path(), filters, group, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _key_drivers(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, outcome: str
+) -> driver_queries.KeyDrivers:
+    return driver_queries.key_drivers(_con, filters, outcome)
+
+
+def key_drivers(filters: Filters, outcome: str = "auto") -> driver_queries.KeyDrivers:
+    """Key-driver importance against performance per top-level aspect."""
+    return _key_drivers(cursor(), store_path(), filters, outcome)
+
+
+# --- H11: aspect heatmap, parameter map, typical quotes (pages/aspects.py, competitors.py, quotes.py) ------
+
+from analytics import parameter_map as map_queries  # noqa: E402
+from analytics import quotes as quote_queries  # noqa: E402
+from analytics.parameter_map import ParameterMap, ProductComparison  # noqa: E402
+from analytics.quotes import Quotes, SearchResult  # noqa: E402
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _aspect_heatmap(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, rows: str, parent: str | None
+) -> pd.DataFrame:
+    return aspect_queries.aspect_heatmap(_con, filters, rows, parent)
+
+
+def aspect_heatmap(filters: Filters, rows: str = "product", parent: str | None = None) -> pd.DataFrame:
+    """``analytics.aspects.aspect_heatmap``: one row per (row key, aspect), volume and net sentiment."""
+    return _aspect_heatmap(cursor(), store_path(), filters, rows, parent)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _aspect_summary(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, parent: str | None
+) -> pd.DataFrame:
+    return aspect_queries.aspect_summary(_con, filters, parent)
+
+
+def aspect_summary(filters: Filters, parent: str | None = None) -> pd.DataFrame:
+    """``analytics.aspects.aspect_summary``: per aspect volume and net sentiment, largest first."""
+    return _aspect_summary(cursor(), store_path(), filters, parent)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _aspect_trend(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, aspect: str | None, period: str
+) -> pd.DataFrame:
+    return aspect_queries.aspect_trend(_con, filters, aspect, period)
+
+
+def aspect_trend(filters: Filters, aspect: str | None, period: str = "month") -> pd.DataFrame:
+    """``analytics.aspects.aspect_trend``: one aspect's net sentiment and volume per period."""
+    return _aspect_trend(cursor(), store_path(), filters, aspect, period)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _aspect_volume_trend(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, period: str, parent: str | None
+) -> pd.DataFrame:
+    return aspect_queries.aspect_volume_trend(_con, filters, period, parent)
+
+
+def aspect_volume_trend(filters: Filters, period: str = "month", parent: str | None = None) -> pd.DataFrame:
+    """``analytics.aspects.aspect_volume_trend``: 指标声量走势, mentions per period and aspect."""
+    return _aspect_volume_trend(cursor(), store_path(), filters, period, parent)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _typical_quotes(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, aspect: str | None, polarity: str | None,
+    k: int,
+) -> Quotes:
+    return quote_queries.typical_quotes(_con, filters, aspect, polarity, k)
+
+
+def typical_quotes(
+    filters: Filters, aspect: str | None = None, polarity: str | None = None, k: int = 5
+) -> Quotes:
+    """``analytics.quotes.typical_quotes`` (a ``Quotes``): representative, mutually different reviews."""
+    return _typical_quotes(cursor(), store_path(), filters, aspect, polarity, k)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _search_feedback(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, query: str, limit: int
+) -> SearchResult:
+    return quote_queries.search_feedback(_con, filters, query, limit)
+
+
+def search_feedback(filters: Filters, query: str, limit: int = 200) -> SearchResult:
+    """``analytics.quotes.search_feedback`` (a ``SearchResult``): every term must occur, newest first."""
+    return _search_feedback(cursor(), store_path(), filters, query, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _parameter_map(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, x: str, y: str, metric: str
+) -> ParameterMap:
+    return map_queries.parameter_map(_con, filters, x, y, metric)
+
+
+def parameter_map(filters: Filters, x: str, y: str, metric: str = "rating") -> ParameterMap:
+    """``analytics.parameter_map.parameter_map`` (a ``ParameterMap``): points and satisfaction surface."""
+    return _parameter_map(cursor(), store_path(), filters, x, y, metric)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _compare_products(
+    _con: duckdb.DuckDBPyConnection, path: str, filters: Filters, products: tuple[tuple[str, str], ...]
+) -> ProductComparison:
+    return map_queries.compare_products(_con, filters, list(products))
+
+
+def compare_products(filters: Filters, products: tuple[tuple[str, str], ...]) -> ProductComparison:
+    """``analytics.parameter_map.compare_products`` (a ``ProductComparison``) for (brand, product) pairs."""
+    return _compare_products(cursor(), store_path(), filters, products)

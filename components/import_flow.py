@@ -281,7 +281,7 @@ def import_form(upload: Upload, file_id: str, existing_names: Iterable[str]) -> 
     update, done = progress_bar(t("import.progress"))
     try:
         result = run_import(
-            cache.connection(), upload, name=name, kind=kind, mapping=mapping, progress=update
+            cache.cursor(), upload, name=name, kind=kind, mapping=mapping, progress=update
         )
     except (FileRefused, StoreError, ValueError, duckdb.Error) as exc:
         done()

@@ -55,7 +55,7 @@ def prepare_store() -> None:
     path = cache.store_path()
     if path in _checked:
         return
-    con = cache.connection()
+    con = cache.cursor()  # a cursor of its own: other sessions query the store meanwhile
     with _lock:
         if path in _checked:
             return
@@ -95,7 +95,7 @@ def finish_first_start(status: DeltaGenerator) -> None:
             def update(fraction: float, message: str) -> None:
                 bar.progress(_clamp(fraction), text=f"{t('startup.annotating')} {message}".strip())
 
-            summary = annotate_with_progress(cache.connection(), None, update)
+            summary = annotate_with_progress(cache.cursor(), None, update)
             bar.empty()
         # Done, or failed with a warning already shown (e.g. model weights missing): do not retry each run.
         _to_annotate.discard(path)

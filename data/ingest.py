@@ -29,7 +29,7 @@ import pandas as pd
 
 from data.mapping import FIELDS, KINDS, guess_kind, suggest_mapping
 from data.readers import FileRefused, LoadedTable, read_table
-from data.store import transaction
+from data.store import WRITE_LOCK, transaction
 from data.validate import Validated, validate_frame
 
 Progress = Callable[[float, str], None]
@@ -206,7 +206,7 @@ def ingest_frame(
     _notify(progress, 0.4, "写入数据库")
     cur = con.cursor()
     try:
-        with transaction(cur):
+        with WRITE_LOCK, transaction(cur):
             dataset_id = _dataset_for(cur, name, kind, source_file, encoding, mapping, is_demo)
             if kind == "products":
                 imported, duplicates = _upsert_products(cur, validated, dataset_id)
@@ -435,7 +435,7 @@ def delete_dataset(con: duckdb.DuckDBPyConnection, name_or_id: str | int) -> Del
     """
     cur = con.cursor()
     try:
-        with transaction(cur):
+        with WRITE_LOCK, transaction(cur):
             dataset_id, name = _resolve(cur, name_or_id)
             for table in _tables_with_column(cur, "feedback_id", {"feedback"}):
                 cur.execute(

@@ -142,14 +142,13 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
             ) from exc
     _refuse_binary(data, filename)
     if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            data = data[3:]
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+        text = _decode_utf8(data[3:])
+        if text is not None:
+            return text, "utf-8-sig"
+        data = data[3:]
+    text = _decode_utf8(data)
+    if text is not None:
+        return text, "utf-8"
     lines = data.split(b"\n")
     foreign = b"\n".join(line for line in lines if not line.isascii() and not _is_utf8(line))
     if _gb_lead_share(foreign) < _GB_LEAD_SHARE_MIN:
@@ -178,6 +177,17 @@ def decode_text(data: bytes, filename: str) -> tuple[str, str]:
                 f"{filename}: line {number} is neither UTF-8 nor GBK/GB18030 text; save the file as UTF-8"
             ) from exc
     return "\n".join(decoded), "mixed utf-8/gb18030"
+
+
+def _decode_utf8(data: bytes) -> str | None:
+    """UTF-8 text, or None. A file cut off inside its last character (a half-written export) still counts
+    as UTF-8: the incomplete final bytes are dropped, and the cut-off last line becomes a rejected row."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            return data[: exc.start].decode("utf-8")
+        return None
 
 
 def _gb_lead_share(data: bytes) -> float:
@@ -219,8 +229,9 @@ def _is_utf8(line: bytes) -> bool:
 
 def _refuse_binary(data: bytes, filename: str) -> None:
     sample = data[:65536]
+    # A few stray control characters (NUL included) inside texts are tolerated: validation removes them.
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
-    if b"\x00" in sample or controls > max(8, len(sample) // 100):
+    if controls > max(8, len(sample) // 100) or sample.count(b"\x00") > max(8, len(sample) // 1000):
         raise FileRefused(
             f"{filename}: looks like binary data, not a text table; export it as CSV (UTF-8), Excel or JSON"
         )
@@ -447,10 +458,14 @@ def _read_xlsx(data: bytes, filename: str) -> LoadedTable:
         raise FileRefused(
             f"{filename}: the Excel workbook cannot be read ({type(exc).__name__}); save it again"
         ) from exc
-    for sheet_name, raw in sheets.items():
-        raw = raw.dropna(how="all").dropna(axis=1, how="all")
-        if raw.empty:
-            continue
+    non_empty = [
+        (name, raw)
+        for name, raw in ((n, r.dropna(how="all").dropna(axis=1, how="all")) for n, r in sheets.items())
+        if not raw.empty
+    ]
+    # The first sheet with a header and data rows: workbooks often open with a notes or cover sheet.
+    with_rows = [(name, raw) for name, raw in non_empty if len(raw) >= 2]
+    for sheet_name, raw in (with_rows or non_empty)[:1]:
         header = raw.iloc[0].tolist()
         frame = _frame_from_rows(header, raw.iloc[1:])
         source_rows = [int(i) for i in raw.index[1:]]
@@ -507,6 +522,10 @@ def _read_json(text: str, filename: str, encoding: str) -> LoadedTable:
     fmt = "json"
     try:
         parsed = json.loads(stripped)
+    except RecursionError as exc:
+        raise FileRefused(
+            f"{filename}: the JSON is nested too deeply to be a table; export flat records"
+        ) from exc
     except json.JSONDecodeError as whole_error:
         lines = [(n, line) for n, line in enumerate(stripped.splitlines(), start=1) if line.strip()]
         if len(lines) < 2:
@@ -520,11 +539,12 @@ def _read_json(text: str, filename: str, encoding: str) -> LoadedTable:
             try:
                 records.append(json.loads(line))
                 source_rows.append(number)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
+                why = getattr(exc, "msg", "嵌套过深")
                 bad.append(
                     {
                         "source_row": number,
-                        "reason": f"第 {number} 行不是有效的 JSON（{exc.msg}）：请修正这一行。",
+                        "reason": f"第 {number} 行不是有效的 JSON（{why}）：请修正这一行。",
                         "raw_row": json.dumps({"line": line[:10_000]}, ensure_ascii=False),
                     }
                 )

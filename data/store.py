@@ -7,6 +7,7 @@ tries to open the same file while it is held gets :class:`StoreLockedError` with
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,11 @@ import duckdb
 
 from data.config import resolve_db_path
 from data.schema import LATEST_VERSION, MIGRATIONS
+
+# Serialises writers inside one process (the app serves many browser sessions from one connection). DuckDB
+# transactions on separate cursors are optimistic: two imports at once both computed the same next
+# feedback_id (max + row number) and both passed the duplicate check. Hold it around every write transaction.
+WRITE_LOCK = threading.RLock()
 
 
 class StoreError(RuntimeError):

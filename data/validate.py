@@ -143,7 +143,8 @@ def parse_score(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     values = pd.to_numeric(text, errors="coerce").astype("float64")  # fast path: plain numbers
     pending = text.notna() & values.isna()
     if pending.any():
-        extracted = text[pending].str.extract(_SCORE_RE, expand=False)
+        # NFKC: full-width digits typed in a Chinese IME ("５", "４．０") read as "5", "4.0".
+        extracted = text[pending].str.normalize("NFKC").str.extract(_SCORE_RE, expand=False)
         values.loc[pending] = pd.to_numeric(extracted, errors="coerce").astype("float64")
     bad = text.notna() & values.isna()
     return values, bad
@@ -158,7 +159,7 @@ def parse_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     values = pd.to_numeric(text, errors="coerce").astype("float64")  # fast path: plain numbers
     pending = text.notna() & values.isna()
     if pending.any():
-        cleaned = text[pending].str.replace(r"(?<=\d)[,，](?=\d{3})", "", regex=True)
+        cleaned = text[pending].str.normalize("NFKC").str.replace(r"(?<=\d)[,，](?=\d{3})", "", regex=True)
         extracted = cleaned.str.extract(_NUMBER_RE, expand=False)
         values.loc[pending] = pd.to_numeric(extracted, errors="coerce").astype("float64")
     bad = text.notna() & values.isna()

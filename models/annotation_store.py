@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from data.store import transaction
+from data.store import WRITE_LOCK, transaction
 from models.annotate import Annotator, TextAnnotation, load_annotator, text_hash
 from models.taxonomy import DEFAULT_TAXONOMY, TaxonomyError, load_taxonomy
 from models.text import normalize
@@ -214,7 +214,7 @@ def _process_batch(
             columns=["text_hash", "pipeline_version", "sentiment", "score", "mentions"],
         ).astype({"score": "float64"})
 
-        with transaction(con):
+        with WRITE_LOCK, transaction(con):  # one writer at a time in the app process
             if rescore:
                 for table in ("feedback_sentiment", "aspect_mentions"):
                     con.execute(
@@ -334,7 +334,7 @@ def add_cache_records(con: duckdb.DuckDBPyConnection, records: Sequence[Mapping[
     frame = frame.drop_duplicates(["text_hash", "pipeline_version"]).astype({"score": "float64"})
     con.register("_tj_records", frame)
     try:
-        with transaction(con):
+        with WRITE_LOCK, transaction(con):
             added = con.execute(
                 """
                 INSERT INTO annotation_cache (text_hash, pipeline_version, sentiment, score, mentions)

@@ -42,6 +42,11 @@ LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 MASK = "Ⓐ"
 WINDOW_LEFT = 4
 WINDOW_RIGHT = 8
+#: Opinion words that say "more" / "less" of something; with a problem term they give its polarity.
+MORE_WORDS = frozenset({"快", "多", "大", "高", "严重", "厉害", "明显", "频繁", "太快", "偏高", "偏大"})
+LESS_WORDS = frozenset({"少", "小", "低", "慢", "偏低", "偏小", "偏少", "轻微"})
+#: Characters left of the term read with it for negation and degree ("一点也不烫", "玩游戏也不怎么发热").
+TERM_LEFT = 6
 
 # Width folding that keeps every offset: full-width ASCII → ASCII, ideographic space → space.
 _FOLD = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -166,29 +171,65 @@ def _starts_with_contrast(lexicon: Lexicon, text: str, span: tuple[int, int] | N
     return bool(head) and head[0].start == span[0] and head[0].kind == "contrast"
 
 
+def _term_features(
+    text: str, start: int, end: int, c_start: int, lexicon: Lexicon, f: dict[str, float]
+) -> tuple[bool, int]:
+    """Features of the opinion words inside the term itself.
+
+    Returns whether one of them is negated, and the sign (+1/-1, 0 for none or a tie) of their own
+    polarity before negation.
+
+    The term may carry the opinion: taxonomy terms such as 好吃, 太慢, 不新鲜, complaint terms such as 发热,
+    烫手, 卡顿 (negative by themselves, positive when negated: "没有发热", "一点也不烫"), or a whole clause
+    given as the aspect ("机子挺沉的"). The lexicon is read over the term with up to :data:`TERM_LEFT`
+    characters of left context inside the clause, so a negator or degree word just before it counts.
+    """
+    negated = False
+    base = 0
+    for hit in lexicon.scan(text, max(c_start, start - TERM_LEFT), end).opinions:
+        if hit.end <= start:
+            continue
+        base += hit.base
+        sign = {1: "+", -1: "-", 0: "0"}[hit.polarity]
+        f["in:" + sign] = 1.0
+        f[f"inw:{hit.word}:{'n' if hit.negator else ''}"] = 1.0
+        if hit.negator:
+            negated = True
+            f["in:neg:" + sign] = 1.0
+        if hit.degree:
+            f["in:deg:" + sign] = 1.0
+        if hit.word in lexicon.complaints:
+            # One shared feature per reading, so every complaint term learns from all of them.
+            f["in:complaint:" + ("negated" if hit.negator else "plain")] = 1.0
+            if hit.start <= start and hit.end >= end:
+                f["in:complaint:whole:" + sign] = 1.0
+    return negated, (base > 0) - (base < 0)
+
+
 def mention_features(ctx: MentionContext, lexicon: Lexicon) -> dict[str, float]:
     """The named sparse features of one mention (see the module docstring)."""
     text, start, end = ctx.text, ctx.start, ctx.end
     c_start, c_end = ctx.clause
     f: dict[str, float] = {"bias": 1.0}
 
-    masked = "^" + text[c_start:start] + MASK + text[end:c_end] + "$"
-    _ngrams("c:", masked, (1, 2, 3), f)
-    window = (
-        text[max(c_start, start - WINDOW_LEFT) : start] + MASK + text[end : min(c_end, end + WINDOW_RIGHT)]
-    )
-    _ngrams("w:", window, (2, 3, 4), f)
-
     aspect = text[start:end]
     f["a:" + aspect] = 1.0
     _ngrams("ai:", aspect, (1, 2), f)
-    # The term itself may carry the opinion (taxonomy terms such as 好吃, 太慢, 不新鲜; or a whole clause
-    # given as the aspect, "机子挺沉的"): read the lexicon over the term with a little left context, so a
-    # negator or degree word just before it counts.
-    for hit in lexicon.scan(text, max(c_start, start - 4), end).opinions:
-        if hit.end > start:
-            f["in:" + {1: "+", -1: "-", 0: "0"}[hit.polarity]] = 1.0
-            f[f"inw:{hit.word}:{'n' if hit.negator else ''}"] = 1.0
+    term_negated, term_base = _term_features(text, start, end, c_start, lexicon, f)
+
+    # The masked context reads differently when the term is itself an opinion word: "没有Ⓐ" is bad for a
+    # product part (没有赠品) but good for a complaint term (没有发热). Its n-grams get their own names then,
+    # one more set for positive and one for negative terms, beside the shared one.
+    masked = "^" + text[c_start:start] + MASK + text[end:c_end] + "$"
+    window = (
+        text[max(c_start, start - WINDOW_LEFT) : start] + MASK + text[end : min(c_end, end + WINDOW_RIGHT)]
+    )
+    _ngrams("c:", masked, (1, 2, 3), f)
+    _ngrams("w:", window, (2, 3, 4), f)
+    if term_base:
+        suffix = "+" if term_base > 0 else "-"
+        _ngrams(f"c{suffix}:", masked, (1, 2, 3), f)
+        _ngrams(f"w{suffix}:", window, (2, 3, 4), f)
     f[f"clen:{_bucket(c_end - c_start, (4, 6, 8, 12, 20, 40))}"] = 1.0
     f["pos:{}{}".format("S" if start == c_start else "s", "E" if end == c_end else "e")] = 1.0
 
@@ -219,7 +260,15 @@ def mention_features(ctx: MentionContext, lexicon: Lexicon) -> dict[str, float]:
         # Aspect × opinion conjunctions decide ambiguous words: 发热量大 (bad) vs 屏幕大 (good).
         f[f"x1:{aspect[-1]}|{near.word}:{negated}"] = 1.0
         f[f"x2:{aspect[-2:]}|{near.word}:{negated}"] = 1.0
-    if ctx.scan.negators and not any(h.negator for h in hits):
+    if term_base < 0:
+        # A problem term with a quantity word: "耗电很快", "发热有点大" (more of it: bad) against
+        # "耗电很少", "杂音很小" (less of it: good); a negator flips the quantity ("发热不大").
+        for hit in hits:
+            amount = 1 if hit.word in MORE_WORDS else -1 if hit.word in LESS_WORDS else 0
+            if amount:
+                amount = -amount if hit.negator else amount
+                f["tq:more" if amount > 0 else "tq:less"] = 1.0
+    if ctx.scan.negators and not term_negated and not any(h.negator for h in hits):
         f["neg:dangling"] = 1.0
 
     contrast_self = _starts_with_contrast(lexicon, text, ctx.clause) or bool(ctx.scan.contrasts)

@@ -5,8 +5,12 @@ The word lists live in ``models/resources/opinion_*.txt`` (one word a line, ``#`
 - ``opinion_positive.txt`` / ``opinion_negative.txt``: opinion words. A word listed in both is *ambiguous*
   (大, 小, 高, 低: "价格高" is bad, "分辨率高" good); it is still reported as an opinion, with polarity 0,
   and the learned model decides from its context.
+- ``opinion_complaint.txt``: complaint terms (发热, 烫手, 卡顿, 闪退, 漏光 …), words that name a problem by
+  themselves and are often the aspect term itself. They are negative opinion words (merged into the
+  negative list) and also kept in :attr:`Lexicon.complaints`; negated ("没有发热", "不卡") they read positive.
 - ``opinion_negation.txt``: negators (不, 没, 不太, 不是很 …) flipping the next opinion word.
-- ``opinion_degree.txt``: ``word<TAB>weight`` intensifiers and softeners (很 1.5, 有点 0.7 …).
+- ``opinion_degree.txt``: ``word<TAB>weight`` intensifiers and softeners (很 1.5, 有点 0.7 …); an
+  ambiguous word after an "excess" degree word (太, 过, 过于) counts as negative (太大, 过高).
 - ``opinion_contrast.txt``: contrast markers (但是, 不过 …); the clause after the marker dominates.
 - ``opinion_neutral_shadow.txt``: compounds that contain an opinion character but are not opinions
   (软件, 快门, 大小); longest match finds them first, so 软 in 软件 is not read as "soft".
@@ -26,6 +30,7 @@ RESOURCE_DIR = Path(__file__).resolve().parent / "resources"
 LEXICON_FILES: tuple[str, ...] = (
     "opinion_positive.txt",
     "opinion_negative.txt",
+    "opinion_complaint.txt",
     "opinion_negation.txt",
     "opinion_degree.txt",
     "opinion_contrast.txt",
@@ -39,6 +44,9 @@ NEGATION = "negation"
 DEGREE = "degree"
 CONTRAST = "contrast"
 SHADOW = "shadow"
+
+#: Degree words meaning "too much": with an ambiguous word they make it negative (太大, 过高, 太少).
+EXCESS_DEGREES = frozenset({"太", "过", "过于", "太过"})
 
 #: Characters allowed between a negator/degree word and the opinion word it modifies (不 太 好, 没 那么 好).
 SCOPE_GAP = 2
@@ -112,7 +120,8 @@ class Lexicon:
 
     def __init__(self, resource_dir: Path = RESOURCE_DIR) -> None:
         positive = {w for w, _ in _read_words(resource_dir / "opinion_positive.txt")}
-        negative = {w for w, _ in _read_words(resource_dir / "opinion_negative.txt")}
+        complaints = {w for w, _ in _read_words(resource_dir / "opinion_complaint.txt")}
+        negative = {w for w, _ in _read_words(resource_dir / "opinion_negative.txt")} | complaints
         entries: dict[str, tuple[str, float]] = {}
         for word, _ in _read_words(resource_dir / "opinion_neutral_shadow.txt"):
             entries[word] = (SHADOW, 1.0)
@@ -132,6 +141,8 @@ class Lexicon:
         self.entries = entries
         self.positive = frozenset(positive - negative)
         self.negative = frozenset(negative - positive)
+        #: Complaint terms (negative words naming a problem, e.g. 发热, 卡顿): see ``opinion_complaint.txt``.
+        self.complaints = frozenset(complaints - positive)
         self.max_len = max(len(word) for word in entries)
         # Longest word per first character: most characters start no word and are skipped at once.
         self.first_max: dict[str, int] = {}
@@ -198,6 +209,8 @@ class Lexicon:
                 base = 1 if kind == POSITIVE else -1 if kind == NEGATIVE else 0
                 flip = -1 if len(pending_neg) % 2 else 1
                 degree = pending_deg[-1] if pending_deg else None
+                if base == 0 and degree is not None and degree.word in EXCESS_DEGREES and flip == 1:
+                    base = -1
                 opinions.append(
                     OpinionHit(
                         word=token.word,

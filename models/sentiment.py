@@ -7,9 +7,9 @@ a Chinese BERT fine-tuned for sentiment) through the same code path: ``AutoToken
 (half precision, large batches), the CPU otherwise (all cores). Texts are sorted by length and padded per
 batch; results come back in input order.
 
-Every text goes through ``models.text.normalize`` first (the annotation pipeline's own normalisation, which
-the committed model was trained on). Importing this module is cheap: torch and transformers are imported on
-first load.
+Texts are scored as given (U+FEFF removed, whitespace stripped): the committed model was trained on
+both the raw and the ``models.text.normalize`` form of every text, so either form works. Importing this
+module is cheap: torch and transformers are imported on first load.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ CPU_BATCH_SIZE = 256
 CUDA_BATCH_SIZE = 2048
 POSITIVE_LABEL_NAMES = ("positive", "pos", "1", "label_1", "正面", "积极")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
+NGRAM_MODEL_TYPE = "tingjian_ngram"  # models.sentiment_arch.MODEL_TYPE, kept here so import stays cheap
 
 _CACHE: dict[str, SentimentModel] = {}
 _CACHE_LOCK = threading.Lock()
@@ -78,6 +79,11 @@ class SentimentModel:
         positions = int(getattr(getattr(model, "config", None), "max_position_embeddings", 0) or MAX_LENGTH)
         self.max_length = min(MAX_LENGTH, declared, positions)
         self._backend = _fast_backend(tokenizer, self.max_length)
+        # torch intra-op threads on the CPU: all usable cores for transformer models (matrix products);
+        # one for the n-gram model, whose small gather/sort ops gain nothing from a second thread and lose
+        # 4-10x when the cores are busy (OpenMP spin-waits). The Rust tokenizer uses every core either way.
+        model_type = getattr(getattr(model, "config", None), "model_type", "")
+        self.cpu_threads = 1 if model_type == NGRAM_MODEL_TYPE else usable_cpu_count()
 
     def __repr__(self) -> str:
         return (
@@ -98,6 +104,22 @@ class SentimentModel:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         cleaned = [_clean(text) for text in texts]
         order = np.argsort(np.fromiter((len(t) for t in cleaned), dtype=np.int64, count=count), kind="stable")
+        previous_threads = torch.get_num_threads()
+        if self.device == "cpu" and previous_threads != self.cpu_threads:
+            torch.set_num_threads(self.cpu_threads)
+        try:
+            self._score_sorted(cleaned, order, batch_size, result)
+        finally:
+            if torch.get_num_threads() != previous_threads:
+                torch.set_num_threads(previous_threads)
+        return result
+
+    def _score_sorted(
+        self, cleaned: list[str], order: np.ndarray, batch_size: int, result: np.ndarray
+    ) -> None:
+        import torch
+
+        count = len(cleaned)
         with torch.inference_mode():
             for start in range(0, count, batch_size):
                 index = order[start : start + batch_size]
@@ -108,7 +130,6 @@ class SentimentModel:
                 else:
                     probs = torch.softmax(logits, dim=-1)[:, self.positive_index]
                 result[index] = probs.cpu().numpy()
-        return result
 
     def _encode(self, batch: list[str]) -> dict[str, Any]:
         """input_ids + attention_mask padded to the longest text of the batch."""
@@ -157,13 +178,10 @@ def _fast_backend(tokenizer: Any, max_length: int) -> Any:
 
 
 def _clean(text: object) -> str:
-    """The pipeline's normalisation (``models.text.normalize``): the model is trained on the same form, so raw
-    and already-normalised inputs score the same."""
-    from models.text import normalize
-
+    """The text as trained on: U+FEFF removed, surrounding whitespace stripped (non-strings become text)."""
     if not isinstance(text, str):
         text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
-    return normalize(text)
+    return text.replace("\ufeff", "").strip()
 
 
 def usable_cpu_count() -> int:

@@ -33,8 +33,17 @@ import numpy as np
 import pandas as pd
 
 from data.config import shared_data_dir
-from models.aspect_polarity import LABELS, MASK, WEIGHTS_FILE, featurize, load_weights, save_weights
-from models.metrics import accuracy, macro_f1
+from models.aspect_polarity import (
+    LABELS,
+    MASK,
+    TERM_LEFT,
+    WEIGHTS_FILE,
+    featurize,
+    load_weights,
+    save_weights,
+)
+from models.metrics import accuracy
+from models.opinion_lexicon import load_lexicon
 
 APC_DOMAINS: tuple[str, ...] = ("phone", "camera", "notebook", "car", "shampoo")
 TARGET_DOMAINS: tuple[str, ...] = ("phone", "camera", "notebook", "car")
@@ -322,6 +331,138 @@ def opinion_term_mentions(frame: pd.DataFrame) -> pd.DataFrame:
     return extra
 
 
+#: Negators and degree words put before a complaint term by :func:`complaint_term_mentions`.
+AUGMENT_NEGATORS: tuple[str, ...] = ("没有", "不", "不怎么", "一点也不", "从不", "没", "一点都不", "并不")
+AUGMENT_DEGREES: tuple[str, ...] = ("有点", "非常", "很", "特别", "太", "比较")
+
+
+def _pick(options: Sequence[str], text: str, salt: str) -> str:
+    digest = hashlib.sha256((salt + text).encode("utf-8")).digest()
+    return options[int.from_bytes(digest[:4], "big") % len(options)]
+
+
+def complaint_term_mentions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rewritten training clauses that teach the polarity of complaint terms (发热, 烫手, 卡顿 …).
+
+    For a labelled mention whose clause holds exactly one polar opinion word, agreeing with the label, and
+    that word is a complaint term (``opinion_complaint.txt``):
+
+    - a plain complaint ("手机发热", negative) gets a negated copy ("手机没有发热", positive) and, when no
+      degree word governs it, an intensified copy ("手机非常发热", negative);
+    - a negated complaint ("玩游戏不卡", positive) gets the copy without its negator ("玩游戏卡", negative).
+
+    In every copy both the original aspect and the complaint term itself are mentions (the term's
+    negator stays left of its span, as in real "没有发热"). Negators and degree words are picked by a
+    hash of the sentence, so the augmentation is deterministic.
+    """
+    lexicon = load_lexicon()
+    _, contexts = featurize(list(frame["text"]), list(zip(frame["start"], frame["end"], strict=True)))
+    taken = set(zip(frame["text"], frame["start"], frame["end"], strict=True))
+    rows: list[tuple[str, int, int, str, str]] = []
+
+    def add(text: str, start: int, end: int, label: str, domain: str) -> None:
+        if (text, start, end) not in taken:
+            taken.add((text, start, end))
+            rows.append((text, start, end, label, domain))
+
+    for ctx, label, domain in zip(contexts, frame["label"], frame["domain"], strict=True):
+        polar = [hit for hit in ctx.scan.opinions if hit.polarity != 0]
+        if not ctx.scan.opinions:  # the labelled term may be the complaint itself ("手机发热", 发热 marked)
+            reading = lexicon.scan(ctx.text, max(ctx.clause[0], ctx.start - TERM_LEFT), ctx.end).opinions
+            polar = [h for h in reading if h.polarity != 0 and h.start <= ctx.start and h.end >= ctx.end]
+        if len(polar) != 1 or label == "neutral":
+            continue
+        hit = polar[0]
+        if hit.word not in lexicon.complaints or (hit.polarity > 0) != (label == "positive"):
+            continue
+        text, a_start, a_end = ctx.text, ctx.start, ctx.end
+        flipped = "positive" if label == "negative" else "negative"
+        edits: list[tuple[int, int, str, str]] = []  # (cut start, cut end, insertion, new label)
+        if hit.negator is None:
+            negator = _pick(AUGMENT_NEGATORS, text, "neg")
+            if hit.degree is None:
+                edits.append((hit.start, hit.start, negator, flipped))
+                edits.append((hit.start, hit.start, _pick(AUGMENT_DEGREES, text, "deg"), label))
+        elif text[: hit.start].endswith(hit.negator):
+            edits.append((hit.start - len(hit.negator), hit.start, "", flipped))
+        for cut_start, cut_end, insertion, new_label in edits:
+            if cut_start < a_end and cut_end > a_start:
+                continue
+            if hit.start <= a_start and hit.end >= a_end:  # the term is the complaint: one mention
+                delta = len(insertion) - (cut_end - cut_start)
+                add(
+                    text[:cut_start] + insertion + text[cut_end:],
+                    hit.start + delta,
+                    hit.end + delta,
+                    new_label,
+                    domain,
+                )
+                continue
+            new_text = text[:cut_start] + insertion + text[cut_end:]
+            delta = len(insertion) - (cut_end - cut_start)
+            a_shift = delta if a_start >= cut_end else 0  # the aspect is either left or right of the cut
+            add(new_text, a_start + a_shift, a_end + a_shift, new_label, domain)
+            add(new_text, hit.start + delta, hit.end + delta, new_label, domain)
+    extra = pd.DataFrame(rows, columns=["text", "start", "end", "label", "domain"])
+    extra["held_out"] = False
+    extra["augmented"] = True
+    return extra
+
+
+#: Domains whose opinion-term mentions are not rewritten with complaint terms: restaurant opinions (咸, 腻,
+#: 凉) are not about devices, and rewriting them cost restaurant held-out accuracy in the 2026-11 run.
+SUBSTITUTION_SKIP = frozenset({"restaurant"})
+
+
+def complaint_substitutions(opinion_terms: pd.DataFrame) -> pd.DataFrame:
+    """Opinion-term mentions of negative words rewritten with a complaint term in their place.
+
+    Real reviews in the training corpora rarely use a complaint term (发热, 烫手, 卡顿 …) as the aspect, so
+    the model sees too few of them to learn that such a term is negative by itself and positive when
+    negated. A mention from :func:`opinion_term_mentions` whose term is an unambiguous negative word keeps
+    its label when the word is swapped for a complaint term ("送餐太慢了" → "送餐太卡顿了" negative; "一点都不
+    贵" → "一点都不烫手" positive): both are negative words with the same negation and degree around them.
+    The complaint term is picked by a hash of the sentence, so the augmentation is deterministic. Mentions
+    of the :data:`SUBSTITUTION_SKIP` domains are left alone.
+    """
+    lexicon = load_lexicon()
+    complaints = sorted(lexicon.complaints)
+    rows: list[tuple[str, int, int, str, str]] = []
+    for text, start, end, label, domain in zip(
+        opinion_terms["text"],
+        opinion_terms["start"],
+        opinion_terms["end"],
+        opinion_terms["label"],
+        opinion_terms["domain"],
+        strict=True,
+    ):
+        word = text[start:end]
+        if word not in lexicon.negative or word in lexicon.complaints or domain in SUBSTITUTION_SKIP:
+            continue
+        term = _pick(complaints, text, "complaint")
+        rows.append((text[:start] + term + text[end:], start, start + len(term), label, domain))
+    extra = pd.DataFrame(rows, columns=["text", "start", "end", "label", "domain"])
+    extra = extra.drop_duplicates(["text", "start", "end"])
+    extra["held_out"] = False
+    extra["augmented"] = True
+    return extra.reset_index(drop=True)
+
+
+def gold_macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean F1 of the classes present in ``truth`` (a prediction of any other class is an error).
+
+    Differs from :func:`models.metrics.macro_f1` (classes in truth *or* predictions) on binary sets where
+    the model predicts a few neutrals: that counts a 0 F1 for neutral, this does not.
+    """
+    scores = []
+    for cls in np.unique(truth):
+        tp = float(np.sum((predicted == cls) & (truth == cls)))
+        fp = float(np.sum((predicted == cls) & (truth != cls)))
+        fn = float(np.sum((predicted != cls) & (truth == cls)))
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
 def evaluate_frame(
     frame: pd.DataFrame, predicted: np.ndarray, probs: np.ndarray | None = None
 ) -> dict[str, dict[str, float]]:
@@ -333,7 +474,7 @@ def evaluate_frame(
         out[domain] = {
             "n": int(mask.sum()),
             "accuracy": round(accuracy(truth[mask], predicted[mask]), 4),
-            "macro_f1": round(macro_f1(truth[mask], predicted[mask]), 4),
+            "macro_f1": round(gold_macro_f1(truth[mask], predicted[mask]), 4),
         }
         if probs is not None:
             out[domain]["ece"] = round(expected_calibration_error(probs[mask], truth[mask]), 4)
@@ -366,6 +507,13 @@ def train(
         extra = opinion_term_mentions(train_part)
         train_part = pd.concat([train_part, extra], ignore_index=True)
         log(f"added {len(extra)} opinion-term mentions (sample weight {augment_weight})")
+        complaints = complaint_term_mentions(original_train)
+        swapped = complaint_substitutions(extra)
+        train_part = pd.concat([train_part, complaints, swapped], ignore_index=True)
+        log(
+            f"added {len(complaints)} rewritten complaint clauses and {len(swapped)} complaint-term "
+            f"substitutions (sample weight {augment_weight})"
+        )
 
     train_feats, _ = featurize(
         list(train_part["text"]), list(zip(train_part["start"], train_part["end"], strict=True))

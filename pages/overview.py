@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import cache, cards, charts, frame
+from components import cache, cards, charts, exec_overview, frame
 from components.cards import OverviewKpis
 from components.i18n import current_lang, register, t
 from components.safe_text import escape_markdown
@@ -35,9 +35,11 @@ register(
         "overview.period.week": ("按周", "Weekly"),
         "overview.trend_note": (
             "阴影为 95% 置信区间（调整 Wald 法），下方柱为每期回答数 n；"
-            "空心点表示该期回答少于 30 个，波动主要是噪声。",
+            "空心点表示该期回答少于 30 个，波动主要是噪声；"
+            "三角表示与上一期相比变化显著（z 检验，p < 0.05）。",
             "The band is the 95% adjusted-Wald interval; bars below give n per period; hollow points mark "
-            "periods with fewer than 30 answers, whose movement is mostly noise.",
+            "periods with fewer than 30 answers, whose movement is mostly noise; triangles mark a "
+            "significant change against the previous period (z-test, p < 0.05).",
         ),
         "overview.no_nps": (
             "所选数据中没有带日期的 NPS 打分（0–10），无法画趋势。导入调查数据或放宽筛选。",
@@ -89,7 +91,8 @@ def nps_section(kpis: OverviewKpis, filters: Filters, lang: str) -> None:
     if trend.empty:
         st.info(t("overview.no_nps"))
     else:
-        st.plotly_chart(charts.nps_trend_figure(trend, lang), key="overview_nps_trend")
+        figure = exec_overview.with_significance(charts.nps_trend_figure(trend, lang), filters, period, lang)
+        st.plotly_chart(figure, key="overview_nps_trend")
         st.caption(t("overview.trend_note"))
 
 
@@ -116,7 +119,9 @@ def main() -> None:
         empty_state(what)
         return
     cards.count_cards(kpis)
+    exec_overview.cem_section(filters, lang)
     nps_section(kpis, filters, lang)
+    exec_overview.aspects_moved_section(filters, lang)
     volume_section(filters, lang)
 
 

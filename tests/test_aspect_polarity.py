@@ -50,8 +50,9 @@ def model() -> AspectPolarityModel:
         ("一点都不好", "好", -1, "一点都不", None),
         ("价格有点贵", "贵", -1, None, "有点"),
         ("没有问题", "问题", 1, "没有", None),
-        ("运行不卡", "不卡", 1, None, None),  # listed whole: 不 is not a negator of 卡 here
+        ("运行不卡", "卡", 1, "不", None),  # a negated complaint term reads positive
         ("不是不好", "不好", 1, "不是", None),  # negated negative word
+        ("声音太大", "大", -1, None, "太"),  # ambiguous word after an "excess" degree word
     ],
 )
 def test_negation_and_degree_scope(
@@ -74,8 +75,14 @@ def test_ambiguous_words_and_bad_files(tmp_path: Path) -> None:
     lexicon = load_lexicon()
     assert "大" not in lexicon.positive and "大" not in lexicon.negative
     assert lexicon.scan("噪音大").opinions[-1].polarity == 0
-    for name in ("opinion_positive.txt", "opinion_negative.txt", "opinion_negation.txt", "opinion_contrast.txt",
-                 "opinion_neutral_shadow.txt"):
+    for name in (
+        "opinion_positive.txt",
+        "opinion_negative.txt",
+        "opinion_complaint.txt",
+        "opinion_negation.txt",
+        "opinion_contrast.txt",
+        "opinion_neutral_shadow.txt",
+    ):
         (tmp_path / name).write_text("好\n", encoding="utf-8")
     (tmp_path / "opinion_degree.txt").write_text("很\tvery\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"opinion_degree.txt, line 1"):
@@ -99,9 +106,15 @@ def test_ambiguous_words_and_bad_files(tmp_path: Path) -> None:
         ("拍照效果非常好，不过电池不耐用", "电池", "negative"),
         ("拍照效果非常好，不过电池不耐用", "拍照效果", "positive"),
         ("声音不大，但是很清楚", "声音", "positive"),
+        ("风扇声音太大", "风扇声音", "negative"),
+        ("送餐太慢了，等了一个多小时", "慢", "negative"),  # the term is the opinion word
+        ("肉不新鲜", "新鲜", "negative"),
+        ("菜很好吃", "好吃", "positive"),
     ],
 )
-def test_clause_negation_contrast_cases(model: AspectPolarityModel, text: str, aspect: str, expected: str) -> None:
+def test_clause_negation_contrast_cases(
+    model: AspectPolarityModel, text: str, aspect: str, expected: str
+) -> None:
     [(label, confidence)] = model.predict([text], [span_of(text, aspect)])
     assert label == expected, model.explain(text, span_of(text, aspect))
     assert 1 / 3 < confidence <= 1.0
@@ -157,7 +170,9 @@ def test_vectorised_batch_matches_single_calls(model: AspectPolarityModel) -> No
 def _apc_sample(domain: str, rows: int) -> pd.DataFrame:
     raw = pd.read_csv(APC_DIR / f"{domain}_train.csv", dtype=str, keep_default_na=False).head(rows)
     text = [s.replace("$T$", a).replace(" ", "") for s, a in zip(raw["sentence"], raw["aspect"], strict=True)]
-    return pd.DataFrame({"text": text, "aspect": raw["aspect"].str.replace(" ", ""), "polarity": raw["polarity"]})
+    return pd.DataFrame(
+        {"text": text, "aspect": raw["aspect"].str.replace(" ", ""), "polarity": raw["polarity"]}
+    )
 
 
 def _run_cli(*args: str) -> tuple[int, str]:
@@ -181,6 +196,14 @@ def test_evaluate_cli_prints_json_last(tmp_path: Path) -> None:
     assert 0.7 <= result["accuracy"] <= 1.0 and 0.0 < result["macro_f1"] <= 1.0
     assert result["per_class"]["positive"]["true"] == int((sample["polarity"] == "POSITIVE").sum())
     assert any(line.startswith("positive") for line in lines[:-1])
+
+    code, output = _run_cli("evaluate", "aspect", "--data", str(path), "--labels", "Positive,negative")
+    restricted = json.loads(output.strip().splitlines()[-1])
+    assert code == 0 and restricted["predicted_labels"] == ["negative", "positive"]
+    assert restricted["per_class"]["neutral"]["predicted"] == 0
+    assert restricted["macro_f1_classes"] == ["negative", "positive"]
+    code, output = _run_cli("evaluate", "aspect", "--data", str(path), "--labels", "good")
+    assert code == 2 and "--labels" in output
 
 
 @needs_apc
@@ -235,3 +258,121 @@ def test_held_out_accuracy_regression(model: AspectPolarityModel) -> None:
 
 def test_weights_file_is_small() -> None:
     assert WEIGHTS_FILE.stat().st_size < 3 * 1024 * 1024
+
+
+# --- complaint terms (发热, 烫手, 卡顿 …): negative by themselves, positive when negated -------------------
+
+HEAT_COMPLAINTS = {"发热", "发烫", "烫手", "过热", "烫"}
+SMOOTHNESS_COMPLAINTS = {"卡顿", "卡", "死机", "闪退", "掉帧"}
+
+
+def test_complaint_terms_are_negative_words_and_negation_flips_them() -> None:
+    lexicon = load_lexicon()
+    others = {"掉电", "耗电快", "信号差", "漏光", "烧屏", "划痕"}
+    for word in HEAT_COMPLAINTS | SMOOTHNESS_COMPLAINTS | others:
+        assert word in lexicon.complaints and word in lexicon.negative, word
+    [hit] = lexicon.scan("没有发热").opinions
+    assert (hit.word, hit.base, hit.polarity, hit.negator) == ("发热", -1, 1, "没有")
+    [hit] = lexicon.scan("一点也不烫").opinions
+    assert (hit.word, hit.polarity, hit.negator) == ("烫", 1, "一点也不")
+    [hit] = lexicon.scan("不卡").opinions  # read as negator + complaint, not as one positive word
+    assert (hit.word, hit.polarity, hit.negator) == ("卡", 1, "不")
+    # Compounds holding a complaint character are not complaints (hair perms, brands, cards).
+    for text in ("烫染受损的发质", "卡诗的效果", "独立显卡", "双卡双待", "发热量"):
+        assert not [h for h in lexicon.scan(text).opinions if h.word in lexicon.complaints], text
+
+
+def test_phone_taxonomy_complaint_terms_are_covered() -> None:
+    from models.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy("phone")
+    lexicon = load_lexicon()
+    heat = set(taxonomy.node("电池/发热").terms) & lexicon.complaints
+    smooth = set(taxonomy.node("性能/流畅度").terms) & lexicon.complaints
+    assert heat == HEAT_COMPLAINTS
+    assert smooth == SMOOTHNESS_COMPLAINTS
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect", "expected"),
+    [
+        ("后盖烫手", "烫手", "negative"),
+        ("玩一会游戏就烫手", "烫手", "negative"),
+        ("刷视频都发烫", "发烫", "negative"),
+        ("没有发热", "发热", "positive"),
+        ("玩游戏也不怎么发热", "发热", "positive"),
+        ("客服态度很差", "客服", "negative"),
+        ("一点也不烫", "烫", "positive"),
+        ("打游戏不卡", "卡", "positive"),
+        ("系统有点卡顿", "卡顿", "negative"),
+        ("系统非常卡顿", "卡顿", "negative"),
+        ("从不死机", "死机", "positive"),
+        ("经常闪退", "闪退", "negative"),
+        ("没有闪退", "闪退", "positive"),
+        ("掉电很快", "掉电", "negative"),
+        ("屏幕有漏光", "漏光", "negative"),
+        ("没有漏光", "漏光", "positive"),
+        ("手机有点发热", "发热", "negative"),
+        ("手机发热严重", "发热", "negative"),
+        ("充电时非常烫手", "烫手", "negative"),
+        ("没怎么发烫", "发烫", "positive"),
+        ("信号差", "信号差", "negative"),
+    ],
+)
+def test_complaint_term_cases(model: AspectPolarityModel, text: str, aspect: str, expected: str) -> None:
+    [(label, confidence)] = model.predict([text], [span_of(text, aspect)])
+    assert label == expected, model.explain(text, span_of(text, aspect))
+    assert confidence > 0.5
+
+
+@pytest.mark.parametrize("term", sorted(HEAT_COMPLAINTS | SMOOTHNESS_COMPLAINTS))
+def test_taxonomy_complaint_terms_plain_degree_and_negated(model: AspectPolarityModel, term: str) -> None:
+    cases = {
+        f"玩游戏的时候{term}": "negative",
+        f"玩游戏的时候有点{term}": "negative",
+        f"玩游戏的时候非常{term}": "negative",
+        f"玩游戏的时候没有{term}": "positive",
+        f"玩游戏的时候一点也不{term}": "positive",
+    }
+    texts = list(cases)
+    spans = [(t.rindex(term), t.rindex(term) + len(term)) for t in texts]
+    predicted = [label for label, _ in model.predict(texts, spans)]
+    assert predicted == list(cases.values()), dict(zip(texts, predicted, strict=True))
+
+
+def test_complaint_augmentation_rewrites_and_swaps() -> None:
+    from models.train_aspect import complaint_substitutions, complaint_term_mentions
+
+    frame = pd.DataFrame(
+        {
+            "text": ["手机发热", "玩游戏不卡", "屏幕很清晰"],
+            "start": [0, 0, 0],
+            "end": [2, 3, 2],
+            "label": ["negative", "positive", "positive"],
+            "domain": ["phone"] * 3,
+        }
+    )
+    extra = complaint_term_mentions(frame)
+    columns = zip(extra.text, extra.start, extra.end, extra.label, strict=True)
+    rows = {(t, t[s:e], label) for t, s, e, label in columns}
+    negated = next(t for t, _, label in rows if t.startswith("手机") and label == "positive")
+    assert (negated, "手机", "positive") in rows and (negated, "发热", "positive") in rows
+    assert ("玩游戏卡", "玩游戏", "negative") in rows and ("玩游戏卡", "卡", "negative") in rows
+    assert not any(t.startswith("屏幕") for t, _, _ in rows)  # no complaint term: nothing to rewrite
+    assert extra["augmented"].all() and not extra["held_out"].any()
+
+    seeds = pd.DataFrame(
+        {
+            "text": ["送餐太慢了", "价格一点都不贵", "菜很好吃"],
+            "start": [3, 6, 3],
+            "end": [4, 7, 5],
+            "label": ["negative", "positive", "positive"],
+            "domain": ["phone"] * 3,
+        }
+    )
+    swapped = complaint_substitutions(seeds)
+    lexicon = load_lexicon()
+    assert len(swapped) == 2  # 好吃 is not a negative word
+    for text, start, end, label in zip(swapped.text, swapped.start, swapped.end, swapped.label, strict=True):
+        assert text[start:end] in lexicon.complaints
+        assert label == ("negative" if text.startswith("送餐太") else "positive")

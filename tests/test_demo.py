@@ -6,6 +6,7 @@ import math
 import re
 import statistics
 
+import duckdb
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -390,11 +391,20 @@ def test_cli_demo_builds_then_does_nothing(tmp_path) -> None:
 
     db = str(tmp_path / "demo.duckdb")
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--db", db, "--seed", "5"])
+    first = runner.invoke(app, ["demo", "--db", db, "--seed", "5", "--no-annotate"])
     assert first.exit_code == 0, first.output
     assert "reviews: 2000 rows" in first.output and "survey: 1000 rows" in first.output
     assert "18 models of 6 brands" in first.output
-    second = runner.invoke(app, ["demo", "--db", db])
+    second = runner.invoke(app, ["demo", "--db", db])  # builds nothing, annotates what is pending
     assert second.exit_code == 0 and "nothing done" in second.output
+    con = duckdb.connect(db, read_only=True)
+    try:
+        pending = con.execute(
+            "SELECT count(*) FROM feedback f WHERE f.text IS NOT NULL AND f.text <> '' AND NOT EXISTS"
+            " (SELECT 1 FROM feedback_sentiment s WHERE s.feedback_id = f.feedback_id)"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert pending == 0
     bad = runner.invoke(app, ["demo", "--db", db, "--seed", "-1"])
     assert bad.exit_code != 0

@@ -251,3 +251,11 @@ def test_cnn_member_trains_and_round_trips(tmp_path: Path) -> None:
     with torch.inference_mode():
         expected = torch.softmax(net(batch, mask).logits, dim=-1)[:, 1].numpy()
     np.testing.assert_allclose(loaded.predict_proba(texts), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_ngram_model_type_constant_matches_architecture(model) -> None:  # type: ignore[no-untyped-def]
+    from models.sentiment import NGRAM_MODEL_TYPE
+    from models.sentiment_arch import MODEL_TYPE
+
+    assert NGRAM_MODEL_TYPE == MODEL_TYPE
+    assert model.cpu_threads == (1 if model.model.config.model_type == MODEL_TYPE else model.cpu_threads)

@@ -14,9 +14,10 @@ from analytics.metrics import nps_interval
 from analytics.options import DatasetOption, FilterOptions
 from analytics.overview import nps_trend, volume_by_channel
 from components import charts, import_flow
-from components.downloads import csv_bytes, neutralise_cell
+from components.downloads import csv_bytes
 from components.safe_text import escape_markdown
 from components.sidebar import filters_from_widgets, fit_dates, restrict_to_options, wanted_query_params
+from data.export import neutralise_cell
 from data.ingest import rejected_rows
 from data.store import connect
 from tests.fixture_store import fill
