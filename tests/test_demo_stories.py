@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from analytics.aspects import aspect_changes, aspect_heatmap, aspect_trend
 from analytics.filters import Filters
@@ -27,6 +28,7 @@ from data.demo_truth import (
     STORIES_BY_ID,
 )
 from data.store import connect
+from tests.test_app import APP, assert_ok, plotly_charts, server_like_pages  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +46,6 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory):
     con.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aspect polarity model inverts heat terms ('后盖烫手', '刷视频都发烫' tagged positive, "
-    "'没有发热' negative), so X100 Pro is not the lowest 电池/发热 product yet; "
-    "remove the mark when the model is fixed",
-)
 def test_overheating_product_has_the_lowest_heat_score(demo_store) -> None:
     frame = aspect_heatmap(demo_store, Filters(), rows="product", parent="电池")
     heat = frame[(frame["aspect"] == "电池/发热") & ~frame["small_sample"]]
@@ -87,3 +83,23 @@ def test_parameter_map_colours_planted_regions(demo_store, region) -> None:
         assert pmap.value_at(points.loc[name, "x"], points.loc[name, "y"]) > pmap.centre, name
     for name in region.bad_products:
         assert pmap.value_at(points.loc[name, "x"], points.loc[name, "y"]) < pmap.centre, name
+
+
+# --- every page on the real, annotated demo market ---------------------------------------------------------
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+PAGE_FILES = sorted(p.name for p in PAGES_DIR.glob("*.py") if p.name != "__init__.py")
+CHART_PAGES = {"overview.py", "nps.py", "aspects.py", "competitors.py", "drivers.py"}
+
+
+@pytest.mark.parametrize("page_file", PAGE_FILES)
+def test_every_page_runs_on_the_demo_market(
+    demo_store, page_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = demo_store.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    monkeypatch.setenv("TINGJIAN_DB", path.fetchall()[0][0])
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(f"pages/{page_file}").run()
+    assert_ok(at)
+    if page_file in CHART_PAGES:
+        assert plotly_charts(at), f"pages/{page_file} shows no chart on the demo market"
