@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import typer
 
-from cli_commands import annotate_cmds, aspect_cmds, demo_cmds, export_cmds, nlp_model_cmds, store_cmds
+from cli_commands import (
+    annotate_cmds,
+    aspect_cmds,
+    bench_cmds,
+    demo_cmds,
+    export_cmds,
+    nlp_model_cmds,
+    store_cmds,
+)
 
 app = typer.Typer(
     name="tingjian",
@@ -28,6 +36,7 @@ nlp_model_cmds.register(train_app, evaluate_app)
 annotate_cmds.register(app, evaluate_app)
 aspect_cmds.register(train_app, evaluate_app)
 export_cmds.register(app)
+bench_cmds.register(app)
 
 
 if __name__ == "__main__":

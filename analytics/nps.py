@@ -12,7 +12,7 @@ import math
 import pandas as pd
 from duckdb import DuckDBPyConnection
 
-from analytics.filters import Filters
+from analytics.filters import Filters, text_present
 from analytics.metrics import NpsInterval, nps_change_test, nps_interval
 from analytics.stats import SMALL_SAMPLE, period_part
 
@@ -200,7 +200,7 @@ def nps_verbatims(
         f"""
         SELECT {", ".join(f"f.{c}" for c in VERBATIM_COLUMNS)}
         FROM feedback f
-        WHERE {where} AND {SCORE_GROUPS[group]} AND f.text IS NOT NULL AND length(trim(f.text)) > 0
+        WHERE {where} AND {SCORE_GROUPS[group]} AND {text_present('f')}
         ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC
         LIMIT $limit OFFSET $offset
         """,

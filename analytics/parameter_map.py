@@ -270,7 +270,9 @@ def compare_products(
     narrowed = filters.with_(brands=brands, products=names)
 
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
-        mask = [(b, p) in wanted for b, p in zip(frame["brand"], frame["product"], strict=True)]
+        # A boolean array, not a list: ``frame[[]]`` on an empty frame selects no columns (KeyError later).
+        mask = np.fromiter(((b, p) in wanted for b, p in zip(frame["brand"], frame["product"], strict=True)),
+                           dtype=bool, count=len(frame))
         return frame[mask].reset_index(drop=True)
 
     specs = con.execute(

@@ -109,7 +109,9 @@ class BuildSummary:
     seconds: float
 
 
-def _shares(pairs: tuple[tuple[str, float], ...] | tuple[tuple[str, int], ...]) -> tuple[list[str], np.ndarray]:
+def _shares(
+    pairs: tuple[tuple[str, float], ...] | tuple[tuple[str, int], ...],
+) -> tuple[list[str], np.ndarray]:
     names = [name for name, _ in pairs]
     weights = np.asarray([w for _, w in pairs], dtype="float64")
     return names, weights / weights.sum()
@@ -158,8 +160,8 @@ def filler_pool(rng: np.random.Generator, size: int = FILLER_POOL) -> pd.DataFra
     """``size`` text endings (``filler_id``, ``filler``) with no aspect term in them."""
     heads = rng.integers(len(FILLERS), size=size)
     ends = rng.integers(len(FILLER_ENDINGS), size=size)
-    return pd.DataFrame({"filler_id": np.arange(size),
-                         "filler": [FILLERS[h] + FILLER_ENDINGS[e] for h, e in zip(heads, ends, strict=True)]})
+    fillers = [FILLERS[h] + FILLER_ENDINGS[e] for h, e in zip(heads, ends, strict=True)]
+    return pd.DataFrame({"filler_id": np.arange(size), "filler": fillers})
 
 
 def _chunk_frame(rng: np.random.Generator, start: int, size: int, positivity: np.ndarray,
@@ -326,8 +328,8 @@ def build_store(path: str | Path, n: int, seed: int = 0) -> BuildSummary:
             con.execute("COMMIT")
             con.unregister("_b_gen")
         con.execute(
-            "UPDATE datasets SET rows_read = s.n, rows_imported = s.n FROM "
-            "(SELECT dataset_id, count(*) AS n FROM feedback GROUP BY ALL) s WHERE datasets.dataset_id = s.dataset_id"
+            "UPDATE datasets SET rows_read = s.n, rows_imported = s.n FROM (SELECT dataset_id, count(*) AS n"
+            " FROM feedback GROUP BY ALL) s WHERE datasets.dataset_id = s.dataset_id"
         )
         feedback, texts, mentions = con.execute(
             "SELECT (SELECT count(*) FROM feedback), (SELECT count(*) FROM feedback_sentiment),"

@@ -100,7 +100,8 @@ PAGES: dict[str, list[Step]] = {
         ("aspect_heatmap", _heatmap),
         ("aspect_volume_trend", lambda con, f, ctx: aspects.aspect_volume_trend(con, f, "month", None)),
         ("aspect_trend", lambda con, f, ctx: aspects.aspect_trend(con, ctx["cell"], ctx["aspect"], "month")),
-        ("typical_quotes", lambda con, f, ctx: quotes.typical_quotes(con, ctx["cell"], ctx["aspect"], None, 5)),
+        ("typical_quotes",
+         lambda con, f, ctx: quotes.typical_quotes(con, ctx["cell"], ctx["aspect"], None, 5)),
     ],
     "competitors": [
         ("aspect_summary", lambda con, f, ctx: aspects.aspect_summary(con, f)),
