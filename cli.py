@@ -15,6 +15,7 @@ from cli_commands import (
     demo_cmds,
     export_cmds,
     nlp_model_cmds,
+    scale_cmds,
     store_cmds,
 )
 
@@ -36,6 +37,7 @@ nlp_model_cmds.register(train_app, evaluate_app)
 annotate_cmds.register(app, evaluate_app)
 aspect_cmds.register(train_app, evaluate_app)
 export_cmds.register(app)
+scale_cmds.register(app)
 bench_cmds.register(app)
 
 

@@ -95,8 +95,32 @@ def annotate(
             "--batch-size", min=1, max=100_000, help="Feedback rows per batch (one transaction each)."
         ),
     ] = DEFAULT_BATCH_SIZE,
+    engine: Annotated[str, typer.Option("--engine", help="local (store) or ray (Parquet in/out).")] = "local",
+    input_path: Annotated[str | None, typer.Option("--input", help="ray: Parquet folder or glob.")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="ray: output folder.")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="ray: cluster address.")] = None,
+    gpus_per_worker: Annotated[float | None, typer.Option("--gpus-per-worker", help="ray: GPUs.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="ray: annotator actors.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="ray: replace an earlier output.")] = False,
 ) -> None:
     """Annotate feedback: review sentiment and aspect mentions (resumable, cached per text)."""
+    if engine == "ray":  # docs/SCALE.md; --batch-size keeps its local default only for the local engine
+        from cli_commands.scale_cmds import annotate_ray
+
+        size = None if batch_size == DEFAULT_BATCH_SIZE else batch_size
+        annotate_ray(
+            input_path,
+            output,
+            address=address,
+            gpus_per_worker=gpus_per_worker,
+            workers=workers,
+            batch_size=size,
+            taxonomy=taxonomy,
+            overwrite=overwrite,
+        )
+        return
+    if engine != "local":
+        fail(f"unknown --engine {engine!r}: use local or ray")
     if taxonomy is not None and dataset is None:
         fail("--taxonomy needs --dataset (which dataset should use it?)")
     target: str | int | None = int(dataset) if dataset is not None and dataset.isdigit() else dataset

@@ -150,7 +150,9 @@ def annotate_frame(
         "brand": [None if v is None else str(v) for v in passthrough("brand")],
         "product": [None if v is None else str(v) for v in passthrough("product")],
         "channel": [None if v is None else str(v) for v in passthrough("channel")],
-        "created_at": [None if v is None else pd.Timestamp(v).to_pydatetime() for v in passthrough("created_at")],
+        "created_at": [
+            None if v is None else pd.Timestamp(v).to_pydatetime() for v in passthrough("created_at")
+        ],
         "mentions": [r.mentions_json() for r in results],
     }
     return pa.Table.from_pydict(columns, schema=ANNOTATED_SCHEMA)
@@ -165,7 +167,16 @@ def mention_rows(annotated: pa.Table) -> pa.Table:
     """One ``aspect_mentions`` row per mention of annotated rows (the mentions JSON unnested)."""
     rows: dict[str, list[Any]] = {name: [] for name in MENTION_SCHEMA.names}
     data = annotated.select(
-        ["feedback_id", "dataset_id", "brand", "product", "channel", "created_at", "pipeline_version", "mentions"]
+        [
+            "feedback_id",
+            "dataset_id",
+            "brand",
+            "product",
+            "channel",
+            "created_at",
+            "pipeline_version",
+            "mentions",
+        ]
     ).to_pylist()
     for record in data:
         if record["mentions"] in (None, "[]"):
@@ -294,7 +305,7 @@ def import_ray() -> Any:
     """``ray`` or a clear error with the install command."""
     try:
         import ray
-        import ray.data  # noqa: F401  (the data extra)
+        import ray.data  # the data extra
     except ImportError:
         raise ScaleError(
             "the Ray engine needs the optional dependency: pip install -r requirements-scale.txt"
@@ -346,7 +357,9 @@ def run_ray_annotation(
 
     Without ``address`` a local Ray cluster is started (``num_cpus``, ``object_store_mb``) and shut down
     at the end. ``gpus_per_worker=None`` means 1 when the cluster has GPUs, else 0; ``workers=None`` means
-    one per GPU, else one per ``cpus_per_worker`` CPUs. ``actor_class`` replaces :class:`AnnotatorActor`
+    one per GPU, else one per ``cpus_per_worker`` CPUs, keeping one CPU for the read and write
+    tasks (``cpus_per_worker`` is what Ray reserves per actor; its torch uses that many threads, at least
+    1). ``actor_class`` replaces :class:`AnnotatorActor`
     (tests use it to inject a worker failure).
     """
     if batch_size < 1:
@@ -368,15 +381,28 @@ def run_ray_annotation(
         if workers is None:
             if gpus > 0:
                 workers = max(1, int(cluster_gpus // gpus))
-            else:
-                workers = max(1, int(float(resources.get("CPU", 1)) // cpus_per_worker))
-        say(f"Ray cluster: {resources.get('CPU', 0):g} CPUs, {cluster_gpus:g} GPUs; "
-            f"{workers} annotator worker(s), {gpus:g} GPU each, batches of {batch_size}")
+            else:  # one CPU stays free for the read and write tasks, else they wait for the actors forever
+                workers = max(1, int((float(resources.get("CPU", 1)) - 1) // cpus_per_worker))
+        free = float(resources.get("CPU", 0)) - 1  # one CPU stays free for the read and write tasks
+        if gpus == 0 and workers * cpus_per_worker > free:
+            if free <= 0:
+                raise ScaleError(f"the Ray cluster has {resources.get('CPU', 0):g} CPUs: too few to run")
+            cpus_per_worker = free / workers  # more actors than CPUs: share them (each still 1 thread)
+        say(
+            f"Ray cluster: {resources.get('CPU', 0):g} CPUs, {cluster_gpus:g} GPUs; "
+            f"{workers} annotator worker(s), {gpus:g} GPU each, batches of {batch_size}"
+        )
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress
         annotated_at = datetime.now(UTC).replace(tzinfo=None)
-        threads = max(1, int(cpus_per_worker)) if gpus == 0 else None
-        dataset = ray.data.read_parquet(paths if len(paths) > 1 else paths[0], columns=columns)
+        threads = max(1, round(cpus_per_worker)) if gpus == 0 else None
+        # Ray's Parquet reader packs small files into one block; blocks of one batch spread the work over
+        # every actor (a streaming split, no shuffle barrier)
+        dataset = (
+            ray.data.read_parquet(paths if len(paths) > 1 else paths[0])
+            .select_columns(columns)
+            .repartition(target_num_rows_per_block=batch_size)
+        )
         annotated = dataset.map_batches(
             actor_class or AnnotatorActor,
             fn_constructor_kwargs={
