@@ -27,33 +27,17 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from data.mapping import FIELDS, KINDS, guess_kind, suggest_mapping
+from data.mapping import FEEDBACK_FIELDS, FIELDS, KINDS, SPEC_FIELDS, guess_kind, suggest_mapping
 from data.readers import FileRefused, LoadedTable, read_table
 from data.store import WRITE_LOCK, transaction
 from data.validate import Validated, validate_frame
 
 Progress = Callable[[float, str], None]
 
-_HASH_FIELDS: tuple[str, ...] = (
-    "text",
-    "rating",
-    "nps_score",
-    "created_at",
-    "brand",
-    "product",
-    "channel",
-    "region",
-    "store",
-    "customer_id",
-)
-_PRODUCT_VALUE_COLUMNS: tuple[str, ...] = (
-    "release_date",
-    "launch_price_cny",
-    "weight_g",
-    "thickness_mm",
-    "battery_mah",
-    "screen_in",
-)
+# The content hash covers the mapped feedback fields, in this order; changing it would make re-imports of
+# already stored files add their rows again (tests/test_ingest.py pins the order).
+_HASH_FIELDS: tuple[str, ...] = FEEDBACK_FIELDS
+_PRODUCT_VALUE_COLUMNS: tuple[str, ...] = SPEC_FIELDS
 
 
 class DatasetNotFound(LookupError):

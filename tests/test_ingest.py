@@ -393,3 +393,21 @@ def test_hostile_input_is_imported_or_refused_never_crashes(
     except DatasetKindMismatch:
         return
     assert result.imported + result.rejected + result.duplicates == result.rows_read
+
+
+def test_content_hash_fields_are_pinned() -> None:
+    """The hash input order decides duplicate detection across imports: changing it is a breaking change."""
+    from data.ingest import _HASH_FIELDS
+
+    assert _HASH_FIELDS == (
+        "text",
+        "rating",
+        "nps_score",
+        "created_at",
+        "brand",
+        "product",
+        "channel",
+        "region",
+        "store",
+        "customer_id",
+    )
