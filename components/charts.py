@@ -42,6 +42,23 @@ BAND_COLOR = "rgba(31, 111, 178, 0.18)"
 FONT = "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, sans-serif"
 
 
+def add_interval_band(
+    fig: go.Figure, x: pd.Series, low: pd.Series, high: pd.Series, *, name: str,
+    row: int | None = None, col: int | None = None,
+) -> None:
+    """Shade the 95% interval between ``low`` and ``high``: an invisible upper line, a filled lower one."""
+    at = {"row": row, "col": col} if row is not None else {}
+    fig.add_trace(
+        go.Scatter(x=x, y=high, mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False), **at
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=low, mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND_COLOR,
+            name=name, hoverinfo="skip",
+        ),
+        **at,
+    )
+
 def _layout(fig: go.Figure, height: int) -> go.Figure:
     fig.update_layout(
         height=height,
@@ -58,17 +75,7 @@ def nps_trend_figure(trend: pd.DataFrame, lang: str = "zh") -> go.Figure:
     tr = partial(translate, lang=lang)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
     x = trend["period"]
-    fig.add_trace(
-        go.Scatter(x=x, y=trend["high"], mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False),
-        row=1, col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=trend["low"], mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND_COLOR,
-            name=tr("chart.ci"), hoverinfo="skip",
-        ),
-        row=1, col=1,
-    )
+    add_interval_band(fig, x, trend["low"], trend["high"], name=tr("chart.ci"), row=1, col=1)
     small_note = tr("chart.small", n=SMALL_SAMPLE)
     notes = [small_note if small else "" for small in trend["small_sample"]]
     fig.add_trace(

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from analytics.aspects import ROW_DIMENSIONS
 from analytics.stats import SMALL_SAMPLE
-from components.charts import BAND_COLOR, FONT, NPS_COLOR, PASSIVE_COLOR
+from components.charts import FONT, NPS_COLOR, PASSIVE_COLOR, add_interval_band
 from components.i18n import register, translate
 
 register(
@@ -178,17 +178,7 @@ def cell_trend_figure(trend: pd.DataFrame, lang: str = "zh") -> go.Figure:
     tr = partial(translate, lang=lang)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.06)
     x = trend["period"]
-    fig.add_trace(
-        go.Scatter(x=x, y=trend["high"], mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False),
-        row=1, col=1,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=trend["low"], mode="lines", line={"width": 0}, fill="tonexty", fillcolor=BAND_COLOR,
-            name=tr("chart_aspects.ci"), hoverinfo="skip",
-        ),
-        row=1, col=1,
-    )
+    add_interval_band(fig, x, trend["low"], trend["high"], name=tr("chart_aspects.ci"), row=1, col=1)
     notes = [tr("chart_aspects.small", n=SMALL_SAMPLE) if s else "" for s in trend["small_sample"]]
     fig.add_trace(
         go.Scatter(

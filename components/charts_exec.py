@@ -15,7 +15,14 @@ import plotly.graph_objects as go
 
 from analytics.drivers import MIN_MENTIONS
 from analytics.stats import SMALL_SAMPLE
-from components.charts import BAND_COLOR, DETRACTOR_COLOR, FONT, NPS_COLOR, PASSIVE_COLOR, PROMOTER_COLOR
+from components.charts import (
+    DETRACTOR_COLOR,
+    FONT,
+    NPS_COLOR,
+    PASSIVE_COLOR,
+    PROMOTER_COLOR,
+    add_interval_band,
+)
 from components.i18n import register, translate
 
 register(
@@ -139,11 +146,7 @@ def nps_significance_figure(trend: pd.DataFrame, lang: str = "zh", max_segments:
             trend[trend["segment"] == segment]
         name = _segment_label(segment, tr) if split else tr("cx.all")
         if not split:
-            fig.add_trace(go.Scatter(x=part["period"], y=part["high"], mode="lines", line={"width": 0},
-                                     hoverinfo="skip", showlegend=False))
-            fig.add_trace(go.Scatter(x=part["period"], y=part["low"], mode="lines", line={"width": 0},
-                                     fill="tonexty", fillcolor=BAND_COLOR, name=tr("cx.ci"),
-                                     hoverinfo="skip"))
+            add_interval_band(fig, part["period"], part["low"], part["high"], name=tr("cx.ci"))
         fig.add_trace(
             go.Scatter(
                 x=part["period"], y=part["nps"], mode="lines+markers",
