@@ -1,14 +1,16 @@
-"""Tingjian (听见) app frame: page config, language switch, demo on first start, shared filters, navigation.
+"""Tingjian (听见) app frame: page config, language switch, sign-in, demo on first start, shared filters,
+navigation limited to the signed-in user's role.
 
-Run with ``streamlit run app.py``. The store is ``$TINGJIAN_DB`` or ``data/cem.duckdb``.
+Run with ``streamlit run app.py``. The store is ``$TINGJIAN_DB`` or ``data/cem.duckdb``; the users file is
+``$TINGJIAN_USERS`` or ``data/users.yaml`` (see docs/SECURITY.md).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components import cache, frame, startup
-from components.i18n import register, t
+from components import auth, cache, frame, startup
+from components.i18n import current_lang, register, t
 from components.sidebar import language_switch, sidebar_filters, sync_query_params
 
 register(
@@ -22,32 +24,53 @@ register(
         "nav.quotes": ("客户原声", "Customer quotes"),
         "nav.import": ("数据导入", "Import"),
         "nav.taxonomy": ("指标体系", "Aspect taxonomy"),
+        "nav.users": ("用户", "Users"),
+        "nav.actions": ("行动", "Actions"),
+        "nav.alert_rules": ("告警规则", "Alert rules"),
     }
 )
 
 frame.enter_frame()
 st.set_page_config(page_title="听见 Tingjian", page_icon=":material/hearing:", layout="wide")
 language_switch()
-startup.prepare_store()
+startup.prepare_store()  # the demo market on a first start (no customer data: it may show before sign-in)
+user = auth.require_sign_in()  # draws the sign-in form and stops until someone is signed in
 
-PAGES = [
-    st.Page("pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", url_path="overview",
-            default=True),
-    st.Page("pages/nps.py", title=t("nav.nps"), icon=":material/trending_up:", url_path="nps"),
-    st.Page("pages/drivers.py", title=t("nav.drivers"), icon=":material/bubble_chart:", url_path="drivers"),
-    st.Page("pages/aspects.py", title=t("nav.aspects"), icon=":material/grid_on:", url_path="aspects"),
-    st.Page("pages/competitors.py", title=t("nav.competitors"), icon=":material/scatter_plot:",
-            url_path="competitors"),
-    st.Page("pages/quotes.py", title=t("nav.quotes"), icon=":material/format_quote:", url_path="quotes"),
-    st.Page("pages/import_data.py", title=t("nav.import"), icon=":material/upload_file:", url_path="import"),
-    st.Page("pages/taxonomy.py", title=t("nav.taxonomy"), icon=":material/account_tree:",
-            url_path="taxonomy"),
+# Which role each page needs: data.users.PAGE_MIN_ROLE (by url_path). Pages the user may not open stay in
+# the navigation as hidden entries, so a link to one shows a clear message instead of "page not found".
+# (script, title key, icon, url_path)
+PAGES: list[tuple[str, str, str, str]] = [
+    ("pages/overview.py", "nav.overview", ":material/dashboard:", "overview"),
+    ("pages/nps.py", "nav.nps", ":material/trending_up:", "nps"),
+    ("pages/drivers.py", "nav.drivers", ":material/bubble_chart:", "drivers"),
+    ("pages/aspects.py", "nav.aspects", ":material/grid_on:", "aspects"),
+    ("pages/competitors.py", "nav.competitors", ":material/scatter_plot:", "competitors"),
+    ("pages/quotes.py", "nav.quotes", ":material/format_quote:", "quotes"),
+    ("pages/import_data.py", "nav.import", ":material/upload_file:", "import"),
+    ("pages/taxonomy.py", "nav.taxonomy", ":material/account_tree:", "taxonomy"),
+    ("pages/users.py", "nav.users", ":material/group:", "users"),
+    ("pages/actions.py", "nav.actions", ":material/assignment:", "actions"),
+    ("pages/alert_rules.py", "nav.alert_rules", ":material/notifications_active:", "alert_rules"),
 ]
-UNFILTERED_PAGES = {"import", "taxonomy"}  # url paths of pages without the shared filters
+# url paths of pages without the shared filters
+UNFILTERED_PAGES = {"import", "taxonomy", "users", "actions", "alert_rules"}
 
-page = st.navigation(PAGES)
+allowed = {url for *_, url in PAGES if auth.may_open(user, url)}
+navigation = {
+    url: st.Page(script, title=t(title), icon=icon, url_path=url, default=url == "overview",
+                 visibility="visible" if url in allowed else "hidden")
+    for script, title, icon, url in PAGES
+}
+page = st.navigation(list(navigation.values()))
+# The default page's own ``url_path`` is "", so look the chosen page up by identity.
+page_path = next(url for url, candidate in navigation.items() if candidate is page)
 st.sidebar.caption(t("app.title"))
-if page.url_path not in UNFILTERED_PAGES:
+auth.user_panel(user, current_lang())
+if page_path not in allowed:
+    sync_query_params(None)
+    auth.forbidden(user, page_path)
+    st.stop()
+if page_path not in UNFILTERED_PAGES:
     sidebar_filters(cache.filter_options())
 else:
     sync_query_params(None)

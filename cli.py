@@ -9,14 +9,18 @@ from __future__ import annotations
 import typer
 
 from cli_commands import (
+    alert_cmds,
     annotate_cmds,
     aspect_cmds,
     bench_cmds,
     demo_cmds,
     export_cmds,
     nlp_model_cmds,
+    report_cmds,
+    rollup_cmds,
     scale_cmds,
     store_cmds,
+    user_cmds,
 )
 
 app = typer.Typer(
@@ -39,6 +43,10 @@ aspect_cmds.register(train_app, evaluate_app)
 export_cmds.register(app)
 scale_cmds.register(app)
 bench_cmds.register(app)
+rollup_cmds.register(app)
+alert_cmds.register(app)
+report_cmds.register(app)
+user_cmds.register(app)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 
 from analytics.filters import Filters
+from analytics.rollup_source import aspect_source, grain_for, use_rollups
 from analytics.stats import SMALL_SAMPLE, comparison_windows, net_sentiment, net_sentiment_change, period_part
 
 # Heatmap row dimensions -> columns of aspect_mentions (a whitelist).
@@ -26,15 +27,9 @@ COUNT_COLUMNS = ["n", "positive", "neutral", "negative", "net", "low", "high", "
 
 
 def mention_where(filters: Filters, alias: str = "m") -> tuple[str, dict[str, object]]:
-    """WHERE body for ``aspect_mentions AS alias``: the filter's own columns, regions via ``feedback``."""
-    where, params = filters.with_(regions=()).where(alias=alias)
-    if filters.regions:
-        where += (
-            f" AND ({alias}.dataset_id, {alias}.feedback_id) IN (SELECT dataset_id, feedback_id FROM feedback"
-            " WHERE region IN (SELECT unnest($regions)))"
-        )
-        params["regions"] = list(filters.regions)
-    return where, params
+    """WHERE body for ``aspect_mentions AS alias``: the filter's own columns (and the user's scope),
+    regions via ``feedback``."""
+    return filters.where(alias=alias, region_column=False)
 
 
 def aspect_condition(aspect: str | None, alias: str = "m") -> tuple[str, dict[str, object]]:
@@ -57,6 +52,27 @@ _COUNTS_SQL = """count(*) AS n,
        count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
        count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral,
        count(*) FILTER (WHERE m.polarity = 'negative') AS negative"""
+
+
+_ROLLUP_COUNTS_SQL = """sum(m.n)::BIGINT AS n,
+       sum(m.positive)::BIGINT AS positive,
+       sum(m.neutral)::BIGINT AS neutral,
+       sum(m.negative)::BIGINT AS negative"""
+
+
+def mention_source(
+    con: DuckDBPyConnection, filters: Filters, grain: str = "month"
+) -> tuple[str, str, dict[str, object], str]:
+    """``(from_sql, where_sql, params, counts_sql)`` for mentions selected by ``filters``, as alias ``m``.
+
+    The rollups when they are current (``counts_sql`` sums their counters), else ``aspect_mentions``
+    (``counts_sql`` counts rows). Both give the columns ``n, positive, neutral, negative``.
+    """
+    if use_rollups(con):
+        source, params = aspect_source(filters, "m", grain)
+        return source, "TRUE", params, _ROLLUP_COUNTS_SQL
+    where, params = mention_where(filters)
+    return "aspect_mentions m", where, params, _COUNTS_SQL
 
 
 def _with_net(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,11 +104,11 @@ def aspect_heatmap(
     keys = ROW_DIMENSIONS[rows]
     key_sql = ", ".join(f"m.{k} AS {k}" for k in keys)
     aspect_col, level_sql, level_params = aspect_level(parent)
-    where, params = mention_where(filters)
+    source, where, params, counts = mention_source(con, filters)
     frame = con.execute(
         f"""
-        SELECT {key_sql}, {aspect_col} AS aspect, {_COUNTS_SQL}
-        FROM aspect_mentions m
+        SELECT {key_sql}, {aspect_col} AS aspect, {counts}
+        FROM {source}
         WHERE {where} AND {level_sql}
         GROUP BY ALL
         ORDER BY {", ".join(keys)}, aspect
@@ -105,11 +121,11 @@ def aspect_heatmap(
 def aspect_summary(con: DuckDBPyConnection, filters: Filters, parent: str | None = None) -> pd.DataFrame:
     """Per aspect over the whole selection: volume, net sentiment and interval (largest volume first)."""
     aspect_col, level_sql, level_params = aspect_level(parent)
-    where, params = mention_where(filters)
+    source, where, params, counts = mention_source(con, filters)
     frame = con.execute(
         f"""
-        SELECT {aspect_col} AS aspect, {_COUNTS_SQL}
-        FROM aspect_mentions m WHERE {where} AND {level_sql}
+        SELECT {aspect_col} AS aspect, {counts}
+        FROM {source} WHERE {where} AND {level_sql}
         GROUP BY ALL ORDER BY n DESC, aspect
         """,
         {**params, **level_params},
@@ -126,11 +142,11 @@ def aspect_trend(
     """
     part = period_part(period)
     aspect_sql, aspect_params = aspect_condition(aspect)
-    where, params = mention_where(filters)
+    source, where, params, counts = mention_source(con, filters, grain_for(part))
     frame = con.execute(
         f"""
-        SELECT date_trunc('{part}', m.created_at) AS period, {_COUNTS_SQL}
-        FROM aspect_mentions m
+        SELECT date_trunc('{part}', m.created_at) AS period, {counts}
+        FROM {source}
         WHERE {where} AND {aspect_sql} AND m.created_at IS NOT NULL
         GROUP BY ALL ORDER BY period
         """,
@@ -146,12 +162,15 @@ def aspect_volume_trend(
     """指标声量走势: mentions per period and aspect (top level, or the children of ``parent``)."""
     part = period_part(period)
     aspect_col, level_sql, level_params = aspect_level(parent)
-    where, params = mention_where(filters)
+    source, where, params, counts = mention_source(con, filters, grain_for(part))
+    if counts == _COUNTS_SQL:
+        counts = "count(*) AS n, count(*) FILTER (WHERE m.polarity = 'negative') AS negative"
+    else:
+        counts = "sum(m.n)::BIGINT AS n, sum(m.negative)::BIGINT AS negative"
     frame = con.execute(
         f"""
-        SELECT date_trunc('{part}', m.created_at) AS period, {aspect_col} AS aspect, count(*) AS n,
-               count(*) FILTER (WHERE m.polarity = 'negative') AS negative
-        FROM aspect_mentions m
+        SELECT date_trunc('{part}', m.created_at) AS period, {aspect_col} AS aspect, {counts}
+        FROM {source}
         WHERE {where} AND {level_sql} AND m.created_at IS NOT NULL
         GROUP BY ALL ORDER BY period, aspect
         """,
@@ -188,8 +207,17 @@ def aspect_changes(
     windows = comparison_windows(con, filters, default_days)
     if windows is None:
         return pd.DataFrame(columns=CHANGE_COLUMNS)
-    current = aspect_summary(con, windows.current, parent).set_index("aspect")
-    previous = aspect_summary(con, windows.previous, parent).set_index("aspect")
+    return aspect_change_table(con, windows.current, windows.previous, parent)
+
+
+def aspect_change_table(
+    con: DuckDBPyConnection, current_filters: Filters, previous_filters: Filters,
+    parent: str | None = None,
+) -> pd.DataFrame:
+    """Net sentiment per aspect in ``current_filters`` against ``previous_filters``, most improved first,
+    with the two-proportion test of each change (the table behind :func:`aspect_changes`)."""
+    current = aspect_summary(con, current_filters, parent).set_index("aspect")
+    previous = aspect_summary(con, previous_filters, parent).set_index("aspect")
     records = []
     for aspect in sorted(set(current.index) | set(previous.index)):
         now = net_sentiment(*_counts(current, aspect))

@@ -18,7 +18,7 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 from scipy.stats import norm
 
-from analytics.aspects import mention_where
+from analytics.aspects import mention_source
 from analytics.drivers import key_drivers
 from analytics.filters import Filters
 from analytics.stats import SMALL_SAMPLE, comparison_windows, z_value
@@ -49,10 +49,9 @@ def cem_weights(con: DuckDBPyConnection, filters: Filters) -> CemWeights:
 
 
 def _aspects(con: DuckDBPyConnection, filters: Filters) -> list[str]:
-    where, params = mention_where(filters)
-    rows = con.execute(
-        f"SELECT DISTINCT m.aspect_top FROM aspect_mentions m WHERE {where} ORDER BY 1", params
-    ).fetchall()
+    source, where, params, _ = mention_source(con, filters)
+    sql = f"SELECT DISTINCT m.aspect_top FROM {source} WHERE {where} ORDER BY 1"
+    rows = con.execute(sql, params).fetchall()
     return [str(r[0]) for r in rows]
 
 
@@ -77,15 +76,14 @@ def cem_index(
         raise ValueError(f"by {by!r} is not one of {sorted(GROUPS)}")
     keys = GROUPS[by] if by else ()
     chosen = weights or cem_weights(con, filters)
-    where, params = mention_where(filters)
+    source, where, params, count_sql = mention_source(con, filters)
     key_sql = "".join(f"m.{k} AS {k}, " for k in keys)
+    order_sql = ", ".join([*keys, "aspect"])
     counts = con.execute(
         f"""
-        SELECT {key_sql}m.aspect_top AS aspect, count(*) AS n,
-               count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
-               count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral
-        FROM aspect_mentions m WHERE {where} AND m.aspect_top IN (SELECT unnest($aspects))
-        GROUP BY ALL
+        SELECT {key_sql}m.aspect_top AS aspect, {count_sql}
+        FROM {source} WHERE {where} AND m.aspect_top IN (SELECT unnest($aspects))
+        GROUP BY ALL ORDER BY {order_sql}
         """,
         {**params, "aspects": list(chosen.weights) or [""]},
     ).df()
@@ -154,6 +152,20 @@ class CemIndexChange:
     windows: tuple[str, str, str, str]  # current from/to, previous from/to (ISO dates)
 
 
+def compare_index(
+    con: DuckDBPyConnection, current: Filters, previous: Filters, weights: CemWeights
+) -> tuple[pd.Series, pd.Series, float, float, float]:
+    """The index rows of two selections with the same weights, the change and its two-sided z-test:
+    ``(now, before, change, z, p_value)``; z and p are NaN when either side has no standard error."""
+    now = cem_index(con, current, weights=weights).iloc[0]
+    before = cem_index(con, previous, weights=weights).iloc[0]
+    change = float(now["index"] - before["index"])
+    se = math.hypot(float(now["standard_error"]), float(before["standard_error"]))
+    z = change / se if se > 0 and not math.isnan(change) else math.nan
+    p_value = float(2 * norm.sf(abs(z))) if not math.isnan(z) else math.nan
+    return now, before, change, z, p_value
+
+
 def cem_index_change(
     con: DuckDBPyConnection,
     filters: Filters,
@@ -170,12 +182,7 @@ def cem_index_change(
     if windows is None:
         return None
     weights = weights or cem_weights(con, windows.current)
-    now = cem_index(con, windows.current, weights=weights).iloc[0]
-    before = cem_index(con, windows.previous, weights=weights).iloc[0]
-    change = float(now["index"] - before["index"])
-    se = math.hypot(float(now["standard_error"]), float(before["standard_error"]))
-    z = change / se if se > 0 and not math.isnan(change) else math.nan
-    p_value = float(2 * norm.sf(abs(z))) if not math.isnan(z) else math.nan
+    now, before, change, z, p_value = compare_index(con, windows.current, windows.previous, weights)
     return CemIndexChange(
         current=float(now["index"]),
         current_low=float(now["low"]),

@@ -14,6 +14,7 @@ from duckdb import DuckDBPyConnection
 
 from analytics.filters import Filters, text_present
 from analytics.metrics import NpsInterval, nps_change_test, nps_interval
+from analytics.rollup_source import feedback_source, grain_for, use_rollups
 from analytics.stats import SMALL_SAMPLE, period_part
 
 # Segment dimensions -> feedback columns (a whitelist: never user text in SQL).
@@ -48,6 +49,11 @@ NPS_COLUMNS = [
 _COUNTS_SQL = """count(*) FILTER (WHERE f.nps_score >= 9) AS promoters,
        count(*) FILTER (WHERE f.nps_score BETWEEN 7 AND 8) AS passives,
        count(*) FILTER (WHERE f.nps_score <= 6) AS detractors"""
+_ROLLUP_COUNTS_SQL = """sum(f.promoters) AS promoters, sum(f.passives) AS passives,
+       sum(f.detractors) AS detractors"""
+_ROLLUP_HAVING = "HAVING sum(f.promoters + f.passives + f.detractors) > 0"
+# Segments the rollups hold (``store`` is only in feedback).
+_ROLLUP_SEGMENTS = {"brand", "product", "channel", "region"}
 
 
 def _segment(split_by: str | None) -> str | None:
@@ -77,11 +83,14 @@ def _interval_record(promoters: int, passives: int, detractors: int) -> dict[str
 
 def nps_total(con: DuckDBPyConnection, filters: Filters) -> NpsInterval:
     """NPS of all selected answers with its 95% interval."""
-    where, params = filters.where(alias="f")
-    p, a, d = con.execute(
-        f"SELECT {_COUNTS_SQL} FROM feedback f WHERE {where} AND f.nps_score IS NOT NULL", params
-    ).fetchall()[0]
-    return nps_interval(int(p), int(a), int(d))
+    if use_rollups(con):
+        source, params = feedback_source(filters, "f")
+        sql = f"SELECT {_ROLLUP_COUNTS_SQL} FROM {source}"
+    else:
+        where, params = filters.where(alias="f")
+        sql = f"SELECT {_COUNTS_SQL} FROM feedback f WHERE {where} AND f.nps_score IS NOT NULL"
+    p, a, d = con.execute(sql, params).fetchall()[0]
+    return nps_interval(int(p or 0), int(a or 0), int(d or 0))
 
 
 def nps_by(con: DuckDBPyConnection, filters: Filters, split_by: str) -> pd.DataFrame:
@@ -90,15 +99,20 @@ def nps_by(con: DuckDBPyConnection, filters: Filters, split_by: str) -> pd.DataF
     A missing segment value is reported as ``None``.
     """
     column = _segment(split_by)
-    where, params = filters.where(alias="f")
-    rows = con.execute(
-        f"""
+    if column in _ROLLUP_SEGMENTS and use_rollups(con):
+        source, params = feedback_source(filters, "f")
+        sql = f"""
+        SELECT nullif(trim(f.{column}), '') AS segment, {_ROLLUP_COUNTS_SQL}
+        FROM {source} GROUP BY 1 {_ROLLUP_HAVING}
+        """
+    else:
+        where, params = filters.where(alias="f")
+        sql = f"""
         SELECT nullif(trim(f.{column}), '') AS segment, {_COUNTS_SQL}
         FROM feedback f WHERE {where} AND f.nps_score IS NOT NULL
         GROUP BY 1
-        """,
-        params,
-    ).fetchall()
+        """
+    rows = con.execute(sql, params).fetchall()
     records = [{"segment": s, **_interval_record(p, a, d)} for s, p, a, d in rows]
     frame = pd.DataFrame.from_records(records, columns=["segment", *NPS_COLUMNS])
     frame = frame.sort_values(["n", "segment"], ascending=[False, True], kind="stable")
@@ -124,16 +138,23 @@ def nps_trend_by(
     part = period_part(period)
     column = _segment(split_by)
     segment_sql = f"nullif(trim(f.{column}), '')" if column else "NULL::VARCHAR"
-    where, params = filters.where(alias="f")
-    rows = con.execute(
-        f"""
+    if (column is None or column in _ROLLUP_SEGMENTS) and use_rollups(con):
+        source, params = feedback_source(filters, "f", grain_for(part))
+        sql = f"""
+        SELECT date_trunc('{part}', f.created_at) AS period, {segment_sql} AS segment, {_ROLLUP_COUNTS_SQL}
+        FROM {source}
+        WHERE f.created_at IS NOT NULL
+        GROUP BY ALL {_ROLLUP_HAVING} ORDER BY segment NULLS LAST, period
+        """
+    else:
+        where, params = filters.where(alias="f")
+        sql = f"""
         SELECT date_trunc('{part}', f.created_at) AS period, {segment_sql} AS segment, {_COUNTS_SQL}
         FROM feedback f
         WHERE {where} AND f.created_at IS NOT NULL AND f.nps_score IS NOT NULL
         GROUP BY ALL ORDER BY segment NULLS LAST, period
-        """,
-        params,
-    ).fetchall()
+        """
+    rows = con.execute(sql, params).fetchall()
     records: list[dict[str, object]] = []
     previous: dict[object, NpsInterval] = {}
     for start, segment, p, a, d in rows:

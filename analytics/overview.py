@@ -15,6 +15,7 @@ import pandas as pd
 
 from analytics.filters import Filters
 from analytics.metrics import NpsInterval, nps_interval
+from analytics.rollup_source import feedback_source, grain_for, use_rollups
 
 # Periods a trend may be grouped by -> DuckDB ``date_trunc`` part. A whitelist: never user text in SQL.
 PERIODS: dict[str, str] = {"week": "week", "month": "month", "quarter": "quarter"}
@@ -54,8 +55,47 @@ def _period(period: str) -> str:
 
 def overview_kpis(con: duckdb.DuckDBPyConnection, filters: Filters) -> OverviewKpis:
     """Counts, date span, mean rating and NPS (with its 95% interval) for the selected rows."""
+    row = _kpis_from_rollups(con, filters) if use_rollups(con) else _kpis_from_base(con, filters)
+    (total, reviews, surveys, datasets, brands, products, first, last, undated, rating_mean, rated,
+     promoters, passives, detractors) = row
+    return OverviewKpis(
+        feedback=int(total or 0),
+        reviews=int(reviews or 0),
+        survey_responses=int(surveys or 0),
+        datasets=int(datasets),
+        brands=int(brands),
+        products=int(products),
+        date_min=first.date() if first is not None else None,
+        date_max=last.date() if last is not None else None,
+        undated=int(undated or 0),
+        rating_mean=float(rating_mean) if rating_mean is not None else math.nan,
+        rated=int(rated or 0),
+        nps=nps_interval(int(promoters or 0), int(passives or 0), int(detractors or 0)),
+    )
+
+
+def _kpis_from_rollups(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple:
+    source, params = feedback_source(filters, "f")
+    return con.execute(
+        f"""
+        SELECT sum(f.n), sum(f.n) FILTER (WHERE d.kind = 'reviews'),
+               sum(f.n) FILTER (WHERE d.kind = 'survey'),
+               count(DISTINCT f.dataset_id) FILTER (WHERE f.n > 0),
+               count(DISTINCT f.brand) FILTER (WHERE trim(f.brand) <> '' AND f.n > 0),
+               count(DISTINCT f.product) FILTER (WHERE trim(f.product) <> '' AND f.n > 0),
+               min(f.first_at), max(f.last_at),
+               sum(f.n) FILTER (WHERE f.created_at IS NULL),
+               sum(f.rating_sum)::DOUBLE / nullif(sum(f.rated), 0), sum(f.rated),
+               sum(f.promoters), sum(f.passives), sum(f.detractors)
+        FROM {source} JOIN datasets d ON d.dataset_id = f.dataset_id
+        """,
+        params,
+    ).fetchall()[0]
+
+
+def _kpis_from_base(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple:
     where, params = filters.where(alias="f")
-    row = con.execute(
+    return con.execute(
         f"""
         SELECT count(*),
                count(*) FILTER (WHERE d.kind = 'reviews'),
@@ -74,22 +114,6 @@ def overview_kpis(con: duckdb.DuckDBPyConnection, filters: Filters) -> OverviewK
         """,
         params,
     ).fetchall()[0]
-    (total, reviews, surveys, datasets, brands, products, first, last, undated, rating_mean, rated,
-     promoters, passives, detractors) = row
-    return OverviewKpis(
-        feedback=int(total),
-        reviews=int(reviews),
-        survey_responses=int(surveys),
-        datasets=int(datasets),
-        brands=int(brands),
-        products=int(products),
-        date_min=first.date() if first is not None else None,
-        date_max=last.date() if last is not None else None,
-        undated=int(undated),
-        rating_mean=float(rating_mean) if rating_mean is not None else math.nan,
-        rated=int(rated),
-        nps=nps_interval(int(promoters), int(passives), int(detractors)),
-    )
 
 
 NPS_TREND_COLUMNS = [
@@ -103,9 +127,18 @@ def nps_trend(con: duckdb.DuckDBPyConnection, filters: Filters, period: str = "m
     Only rows with both a date and an NPS score count. Periods without answers are absent (not zero).
     """
     part = _period(period)
-    where, params = filters.where(alias="f")
-    rows = con.execute(
-        f"""
+    if use_rollups(con):
+        source, params = feedback_source(filters, "f", grain_for(part))
+        sql = f"""
+        SELECT date_trunc('{part}', f.created_at) AS period, sum(f.promoters) AS promoters,
+               sum(f.passives) AS passives, sum(f.detractors) AS detractors
+        FROM {source}
+        WHERE f.created_at IS NOT NULL
+        GROUP BY 1 HAVING sum(f.promoters + f.passives + f.detractors) > 0 ORDER BY 1
+        """
+    else:
+        where, params = filters.where(alias="f")
+        sql = f"""
         SELECT date_trunc('{part}', f.created_at) AS period,
                count(*) FILTER (WHERE f.nps_score >= 9) AS promoters,
                count(*) FILTER (WHERE f.nps_score BETWEEN 7 AND 8) AS passives,
@@ -113,9 +146,8 @@ def nps_trend(con: duckdb.DuckDBPyConnection, filters: Filters, period: str = "m
         FROM feedback f
         WHERE {where} AND f.created_at IS NOT NULL AND f.nps_score IS NOT NULL
         GROUP BY 1 ORDER BY 1
-        """,
-        params,
-    ).fetchall()
+        """
+    rows = con.execute(sql, params).fetchall()
     records = []
     for start, promoters, passives, detractors in rows:
         interval = nps_interval(int(promoters), int(passives), int(detractors))
@@ -156,15 +188,21 @@ def volume_by_channel(
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds!r}")
-    where, params = filters.where(alias="f")
+    if use_rollups(con):
+        source, params = feedback_source(filters, "f", grain_for(part))
+        count_sql, having = "sum(f.n)::BIGINT", "HAVING sum(f.n) > 0"
+        where = "TRUE"
+    else:
+        where, params = filters.where(alias="f")
+        source, count_sql, having = "feedback f", "count(*)", ""
     frame = con.execute(
         f"""
         SELECT date_trunc('{part}', f.created_at) AS period,
                nullif(trim(f.channel), '') AS channel,
-               count(*) AS n
-        FROM feedback f JOIN datasets d ON d.dataset_id = f.dataset_id
+               {count_sql} AS n
+        FROM {source} JOIN datasets d ON d.dataset_id = f.dataset_id
         WHERE {where} AND f.created_at IS NOT NULL AND d.kind IN (SELECT unnest($kinds))
-        GROUP BY ALL ORDER BY period, channel NULLS LAST
+        GROUP BY ALL {having} ORDER BY period, channel NULLS LAST
         """,
         {**params, "kinds": list(kinds)},
     ).df()

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from duckdb import DuckDBPyConnection
 
-from analytics.aspects import aspect_condition, aspect_heatmap, mention_where
+from analytics.aspects import aspect_condition, aspect_heatmap, mention_source, mention_where
 from analytics.filters import Filters
 from analytics.metrics import nps_interval
+from analytics.rollup_source import feedback_source, use_rollups
 from analytics.stats import SMALL_SAMPLE, net_sentiment
 
 # Product parameters a map may use (a whitelist of ``products`` columns) and their units.
@@ -53,8 +54,38 @@ def _parameter(name: str) -> str:
     return name
 
 
-def _metric_sql(metric: str, filters: Filters) -> tuple[str, dict[str, object]]:
-    """SQL giving (brand, product, n, a, b, c) per product for ``metric``."""
+# (n, a, b, c) per product from the feedback rollups, for each feedback-level metric.
+_ROLLUP_METRICS: dict[str, str] = {
+    "rating": "sum(f.rated) AS n, sum(f.rating_sum) AS a, sum(f.rating_sq_sum) AS b, 0 AS c",
+    "nps": ("sum(f.promoters + f.passives + f.detractors) AS n, sum(f.promoters) AS a, sum(f.passives) AS b,"
+            " sum(f.detractors) AS c"),
+    "sentiment": ("sum(f.annotated) AS n, sum(f.sentiment_positive) AS a, sum(f.sentiment_neutral) AS b,"
+                  " sum(f.sentiment_negative) AS c"),
+}
+
+
+def _metric_sql(
+    metric: str, filters: Filters, con: DuckDBPyConnection | None = None
+) -> tuple[str, dict[str, object]]:
+    """SQL giving (brand, product, n, a, b, c) per product for ``metric`` (rollups when ``con`` has current
+    ones, else the base tables), ordered by brand and product."""
+    rollups = con is not None and use_rollups(con)
+    if rollups and metric in _ROLLUP_METRICS:
+        source, params = feedback_source(filters, "f")
+        return (
+            f"SELECT f.brand, f.product, {_ROLLUP_METRICS[metric]} FROM {source} GROUP BY ALL"
+            " ORDER BY f.brand, f.product",
+            params,
+        )
+    if rollups and metric.startswith("aspect:") and len(metric) > len("aspect:"):
+        source, _, params, _ = mention_source(con, filters)  # type: ignore[arg-type]
+        aspect_sql, aspect_params = aspect_condition(metric[len("aspect:") :])
+        return (
+            f"""SELECT m.brand, m.product, sum(m.n) AS n, sum(m.positive) AS a, sum(m.neutral) AS b,
+                       sum(m.negative) AS c
+                FROM {source} WHERE {aspect_sql} GROUP BY ALL ORDER BY m.brand, m.product""",
+            {**params, **aspect_params},
+        )
     if metric in ("rating", "nps"):
         where, params = filters.where(alias="f")
         if metric == "rating":
@@ -68,7 +99,8 @@ def _metric_sql(metric: str, filters: Filters) -> tuple[str, dict[str, object]]:
             )
             present = "f.nps_score IS NOT NULL"
         return (
-            f"SELECT f.brand, f.product, {select} FROM feedback f WHERE {where} AND {present} GROUP BY ALL",
+            f"SELECT f.brand, f.product, {select} FROM feedback f WHERE {where} AND {present} GROUP BY ALL"
+            " ORDER BY f.brand, f.product",
             params,
         )
     if metric == "sentiment":
@@ -79,7 +111,7 @@ def _metric_sql(metric: str, filters: Filters) -> tuple[str, dict[str, object]]:
                        count(*) FILTER (WHERE s.sentiment = 'neutral') AS b,
                        count(*) FILTER (WHERE s.sentiment = 'negative') AS c
                 FROM feedback f JOIN feedback_sentiment s USING (dataset_id, feedback_id)
-                WHERE {where} GROUP BY ALL""",
+                WHERE {where} GROUP BY ALL ORDER BY f.brand, f.product""",
             params,
         )
     if metric.startswith("aspect:") and len(metric) > len("aspect:"):
@@ -90,7 +122,8 @@ def _metric_sql(metric: str, filters: Filters) -> tuple[str, dict[str, object]]:
                        count(*) FILTER (WHERE m.polarity = 'positive') AS a,
                        count(*) FILTER (WHERE m.polarity = 'neutral') AS b,
                        count(*) FILTER (WHERE m.polarity = 'negative') AS c
-                FROM aspect_mentions m WHERE {where} AND {aspect_sql} GROUP BY ALL""",
+                FROM aspect_mentions m WHERE {where} AND {aspect_sql} GROUP BY ALL
+                ORDER BY m.brand, m.product""",
             {**params, **aspect_params},
         )
     raise ValueError(f"metric {metric!r} must be 'rating', 'nps', 'sentiment' or 'aspect:<aspect>'")
@@ -103,7 +136,7 @@ def product_satisfaction(con: DuckDBPyConnection, filters: Filters, metric: str 
     ``sentiment``: net overall sentiment of reviews; ``aspect:<top or path>``: net sentiment of that aspect's
     mentions (both −100…100, adjusted Wald).
     """
-    sql, params = _metric_sql(metric, filters)
+    sql, params = _metric_sql(metric, filters, con)
     rows = con.execute(sql, params).fetchall()
     records = []
     for brand, product, n, a, b, c in rows:
@@ -173,7 +206,11 @@ def parameter_map(
     if not 5 <= grid_size <= 200 or bandwidth <= 0 or unknown_distance <= 0:
         raise ValueError("need 5 <= grid_size <= 200, bandwidth > 0 and unknown_distance > 0")
     satisfaction = product_satisfaction(con, filters, metric)
-    specs = con.execute(f"SELECT brand, product, {x_col} AS x, {y_col} AS y, is_ours FROM products").df()
+    scope_sql, scope_params = filters.scope_where()  # the user's data permissions reach the specs too
+    specs = con.execute(
+        f"SELECT brand, product, {x_col} AS x, {y_col} AS y, is_ours FROM products WHERE {scope_sql}",
+        scope_params,
+    ).df()
     merged = satisfaction.merge(specs, on=["brand", "product"], how="left")
     has_specs = merged["x"].notna() & merged["y"].notna()
     missing = tuple(
@@ -275,11 +312,12 @@ def compare_products(
                            dtype=bool, count=len(frame))
         return frame[mask].reset_index(drop=True)
 
+    scope_sql, scope_params = filters.scope_where()
     specs = con.execute(
         f"""SELECT {", ".join(COMPARISON_SPEC_COLUMNS)} FROM products
-            WHERE brand IN (SELECT unnest($brands)) AND product IN (SELECT unnest($names))
+            WHERE brand IN (SELECT unnest($brands)) AND product IN (SELECT unnest($names)) AND {scope_sql}
             ORDER BY brand, product""",
-        {"brands": list(brands), "names": list(names)},
+        {"brands": list(brands), "names": list(names), **scope_params},
     ).df()
     aspects = keep(aspect_heatmap(con, narrowed, rows="product"))
     nps = keep(product_satisfaction(con, narrowed, "nps")).rename(columns={"satisfaction": "nps"})

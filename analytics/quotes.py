@@ -6,6 +6,11 @@ similarity to the centroid; maximal marginal relevance picks ``k`` quotes, tradi
 similarity to those already picked. Spans of the matching aspect terms are returned for highlighting,
 checked against the returned text. Search: every whitespace-separated term must occur (case-insensitive
 substring, bound parameters, no LIKE wildcards to escape), newest first. See docs/METRICS.md.
+
+Speed (docs/BENCHMARKS.md): the candidate pool is 300 (the TF-IDF fit is linear in it); the number of
+matching reviews comes from the rollups when they are current; the newest candidates are found among the
+newest ``PROBE_FACTOR × cap`` rows (mention rows for an aspect) without counting every match, falling back
+to the full query when those are too few to be sure. Results are the same as the full query's.
 """
 
 from __future__ import annotations
@@ -21,9 +26,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from analytics.aspects import aspect_condition, mention_where
 from analytics.filters import Filters, text_present
+from analytics.rollup_source import aspect_source, feedback_source, use_rollups
 
 POLARITIES = ("positive", "negative", "neutral")
-MAX_CANDIDATES = 2000
+MAX_CANDIDATES = 300
+# The newest rows are found first without reading their texts, this many times the cap, then the texts of
+# those few are checked (see _newest_probe); too few of them to be sure: the full query.
+PROBE_FACTOR = 2
 MAX_SEARCH_TERMS = 10
 QUOTE_COLUMNS = [
     "feedback_id",
@@ -59,13 +68,91 @@ def _polarity(polarity: str | None) -> None:
 def _candidates(
     con: DuckDBPyConnection, filters: Filters, aspect: str | None, polarity: str | None, cap: int
 ) -> tuple[pd.DataFrame, int]:
+    """Newest matching reviews with text (at most ``cap``) and the number of all matching reviews."""
+    total = _rollup_total(con, filters, aspect) if polarity is None else None
+    if total is not None:
+        frame = _newest_probe(con, filters, aspect, cap)
+        if frame is not None:
+            return frame, total
+    frame, full_total = _candidates_full(con, filters, aspect, polarity, cap)
+    return frame, full_total if total is None else total
+
+
+def _rollup_total(con: DuckDBPyConnection, filters: Filters, aspect: str | None) -> int | None:
+    """Matching reviews counted from the rollups (None when they cannot say)."""
+    if not use_rollups(con):
+        return None
+    if aspect is None:
+        source, params = feedback_source(filters, "f")
+        sql = f"SELECT coalesce(sum(f.texts), 0) FROM {source}"
+    else:
+        source, params = aspect_source(filters, "m")
+        aspect_sql, aspect_params = aspect_condition(aspect)
+        counter = "reviews" if "/" in aspect else "reviews_top"
+        sql = f"SELECT coalesce(sum(m.{counter}), 0) FROM {source} WHERE {aspect_sql}"
+        params.update(aspect_params)
+    return int(con.execute(sql, params).fetchall()[0][0])
+
+
+_COLUMNS = "f.feedback_id, f.dataset_id, f.created_at, f.brand, f.product, f.channel, f.text"
+_NEWEST = "ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC"
+
+
+def _newest_probe(
+    con: DuckDBPyConnection, filters: Filters, aspect: str | None, cap: int
+) -> pd.DataFrame | None:
+    """The same rows as :func:`_candidates_full` (polarity None), found from the newest
+    ``PROBE_FACTOR × cap`` rows (or mention rows) alone; None when those are too few to be sure."""
+    probe = cap * PROBE_FACTOR
+    if aspect is None:
+        where, params = filters.where(alias="f")
+        sql = f"""
+            WITH top AS (SELECT {_COLUMNS} FROM feedback f WHERE {where} {_NEWEST} LIMIT $probe)
+            SELECT *, (SELECT count(*) FROM top) AS probed FROM top f WHERE {text_present('f')} {_NEWEST}
+            LIMIT $cap"""
+    else:
+        where, params = mention_where(filters)
+        aspect_sql, aspect_params = aspect_condition(aspect)
+        params.update(aspect_params)
+        # A review's mentions share its created_at, so in this order each review's mentions are adjacent and
+        # the first ``cap`` distinct reviews of the probe are the ``cap`` newest reviews with a mention.
+        sql = f"""
+            WITH top AS (
+                SELECT m.dataset_id, m.feedback_id, m.created_at FROM aspect_mentions m
+                WHERE {where} AND {aspect_sql}
+                ORDER BY m.created_at DESC NULLS LAST, m.feedback_id DESC LIMIT $probe
+            ),
+            hits AS (SELECT dataset_id, feedback_id, max(created_at) AS created_at FROM top GROUP BY ALL),
+            newest AS (SELECT * FROM hits ORDER BY created_at DESC NULLS LAST, feedback_id DESC LIMIT $cap)
+            SELECT {_COLUMNS}, (SELECT count(*) FROM top) AS probed,
+                   (SELECT count(*) FROM hits) AS distinct_hits
+            FROM newest h JOIN feedback f USING (dataset_id, feedback_id)
+            WHERE {text_present('f')}
+            {_NEWEST}"""
+    frame = con.execute(sql, {**params, "probe": probe, "cap": cap}).df()
+    probed = int(frame["probed"].iloc[0]) if not frame.empty else None
+    if aspect is None:
+        enough = len(frame) == cap or (probed is not None and probed < probe)
+    else:
+        distinct = int(frame["distinct_hits"].iloc[0]) if not frame.empty else 0
+        # the probe held every mention (fewer than asked) or more than ``cap`` distinct reviews (the last one
+        # may be cut short; the first ``cap`` are complete)
+        enough = probed is not None and (probed < probe or distinct > cap)
+    if not enough:
+        return None
+    return frame.drop(columns=[c for c in ("probed", "distinct_hits") if c in frame.columns])
+
+
+def _candidates_full(
+    con: DuckDBPyConnection, filters: Filters, aspect: str | None, polarity: str | None, cap: int
+) -> tuple[pd.DataFrame, int]:
     """Newest matching reviews with text (at most ``cap``) and the number of all matching reviews.
 
     The count and the top-``cap`` are separate aggregates (a window count would materialise every match).
     """
-    columns = "f.feedback_id, f.dataset_id, f.created_at, f.brand, f.product, f.channel, f.text"
+    columns = _COLUMNS
     has_text = text_present("f")
-    newest = "ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC"
+    newest = _NEWEST
     if aspect is None:
         where, params = filters.where(alias="f")
         source = "feedback f"

@@ -16,6 +16,7 @@ from scipy.stats import norm
 
 from analytics.filters import Filters
 from analytics.metrics import NpsChange, NpsInterval, nps_change_test, nps_interval
+from analytics.rollup_source import feedback_source, use_rollups
 
 # Fewer observations than this make a figure too uncertain to read on its own: it is flagged, not hidden.
 SMALL_SAMPLE = 30
@@ -110,10 +111,14 @@ def comparison_windows(
         raise ValueError("default_days must be at least 1")
     end, start = filters.date_to, filters.date_from
     if end is None or start is None:
-        where, params = filters.with_(date_from=None, date_to=None).where(alias="f")
-        row = con.execute(
-            f"SELECT min(f.created_at), max(f.created_at) FROM feedback f WHERE {where}", params
-        ).fetchall()[0]
+        undated = filters.with_(date_from=None, date_to=None)
+        if use_rollups(con):
+            source, params = feedback_source(undated, "f")
+            sql = f"SELECT min(f.first_at), max(f.last_at) FROM {source}"
+        else:
+            where, params = undated.where(alias="f")
+            sql = f"SELECT min(f.created_at), max(f.created_at) FROM feedback f WHERE {where}"
+        row = con.execute(sql, params).fetchall()[0]
         if row[1] is None:
             return None
         if end is None:

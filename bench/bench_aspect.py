@@ -25,7 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from data.config import shared_data_dir
-from models.aspect_polarity import load_aspect_model
+from models.aspect_polarity import load_aspect_model, load_weights
 
 TERMS = [
     "屏幕",
@@ -60,6 +60,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviews", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--weights", type=Path, default=None, help="Weights file to measure (default: the shipped model)."
+    )
     args = parser.parse_args()
     path = shared_data_dir() / "online_shopping_10_cats" / "online_shopping_10_cats.csv"
     if not path.is_file():
@@ -73,7 +76,7 @@ def main() -> None:
         for match in pattern.finditer(review):
             texts.append(review)
             spans.append((match.start(), match.end()))
-    model = load_aspect_model()
+    model = load_weights(args.weights) if args.weights else load_aspect_model()
     model.predict(texts[:100], spans[:100])
     best = float("inf")
     for _ in range(args.repeat):
@@ -91,6 +94,8 @@ def main() -> None:
         "labels": dict(Counter(label for label, _ in predictions)),
         "cpus": os.cpu_count(),
         "model_version": model.version,
+        "window_member": model.member is not None,
+        "load_average": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result, ensure_ascii=False))
 

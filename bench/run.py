@@ -71,16 +71,37 @@ def phase_generate(work: Path, reviews: int, seed: int) -> dict[str, object]:
     if store.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if {k: meta.get(k) for k in wanted} == wanted:
-            return {**meta, "reused": True}
+            return {**meta, **_ensure_rollups(store), "reused": True}
     for stale in (store, meta_path, work / "bench.duckdb.wal"):
         stale.unlink(missing_ok=True)
     built = build_store(store, reviews, seed)
     started = time.perf_counter()
     files = export_review_files(store, work)
     meta = {**wanted, "feedback": built.feedback, "texts": built.texts, "mentions": built.mentions,
-            "build_s": round(built.seconds, 2), "export_s": round(time.perf_counter() - started, 2), **files}
+            "build_s": round(built.seconds, 2), "build_rollups_s": round(built.rollup_seconds, 2),
+            "export_s": round(time.perf_counter() - started, 2), **files}
     meta_path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    return {**meta, "reused": False}
+    return {**meta, **_ensure_rollups(store), "reused": False}
+
+
+def _ensure_rollups(store: Path) -> dict[str, object]:
+    """The generator writes the base tables directly: fill the rollups with the product's own rebuild
+    (``data.rollups.rebuild``, one transaction), timed apart; a store whose rollups are current is kept."""
+    from data import rollups
+    from data.store import connect, transaction
+
+    started = time.perf_counter()
+    con = connect(store)  # applies pending migrations (their backfill counts in the time)
+    try:
+        if rollups.is_current(con):
+            return {"rollups_s": round(time.perf_counter() - started, 2), "rollups_rebuilt": False}
+        with transaction(con):
+            status = rollups.rebuild(con)
+        con.execute("CHECKPOINT")
+        return {"rollups_s": round(time.perf_counter() - started, 2), "rollups_rebuilt": True,
+                "rollup_rows": status.rows}
+    finally:
+        con.close()
 
 
 def phase_import(work: Path, fmt: str) -> dict[str, object]:
@@ -118,11 +139,15 @@ def _time_pages(run_page: Callable[[str, object], dict[str, float]], pages: list
     return timings
 
 
-def phase_queries(work: Path, repeat: int) -> dict[str, object]:
+def phase_queries(work: Path, repeat: int, base_tables: bool = False) -> dict[str, object]:
+    import contextlib
+
+    from analytics.rollup_source import base_tables_only, use_rollups
     from bench.page_queries import FRAME, PAGES, filter_variants
     from data.store import connect
 
     con = connect(work / "bench.duckdb")
+    mode = base_tables_only() if base_tables else contextlib.nullcontext()
     steps = {"frame": FRAME, **PAGES}
 
     def run_page(page: str, f: object) -> dict[str, float]:
@@ -141,9 +166,11 @@ def phase_queries(work: Path, repeat: int) -> dict[str, object]:
         return out
 
     try:
-        variants = filter_variants(con)
-        _time_pages(run_page, list(steps), variants[:1], 1)  # warm-up: DuckDB reads the blocks once
-        timings = _time_pages(run_page, list(steps), variants, repeat)
+        with mode:
+            rollups_used = use_rollups(con)
+            variants = filter_variants(con)
+            _time_pages(run_page, list(steps), variants[:1], 1)  # warm-up: DuckDB reads the blocks once
+            timings = _time_pages(run_page, list(steps), variants, repeat)
     finally:
         con.close()
     pages = {
@@ -151,7 +178,33 @@ def phase_queries(work: Path, repeat: int) -> dict[str, object]:
                "queries": {name: _summary_ms(v) for name, v in t.items() if name != "_total"}}
         for page, t in timings.items()
     }
-    return {"pages": pages, "filters": [f.describe("en") for f in variants], "repeat": repeat}
+    return {"pages": pages, "filters": [f.describe("en") for f in variants], "repeat": repeat,
+            "rollups_used": rollups_used}
+
+
+# Peak memory of the pandas reference per feedback row, measured at 1M (2,512 MB), with a margin.
+PANDAS_BYTES_PER_ROW = 2_800
+
+
+def _available_memory() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes (None where there is no such file)."""
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def pandas_skip_reason(rows: int) -> str | None:
+    """Why the pandas reference cannot run for ``rows`` feedback rows here (None: it can)."""
+    needed, available = rows * PANDAS_BYTES_PER_ROW, _available_memory()
+    if available is not None and needed > 0.8 * available:
+        return (f"pandas reference skipped: holding {rows:,} rows in memory needs about "
+                f"{needed / 2**30:.1f} GiB ({PANDAS_BYTES_PER_ROW:,} bytes per row, measured at 1M), "
+                f"{available / 2**30:.1f} GiB available")
+    return None
 
 
 def phase_pandas(work: Path, repeat: int) -> dict[str, object]:
@@ -213,7 +266,7 @@ def _run_phase_here(args: argparse.Namespace) -> dict[str, object]:
     if args.phase in ("import_csv", "import_parquet"):
         return phase_import(work, args.phase.split("_", 1)[1])
     if args.phase == "queries":
-        return phase_queries(work, args.repeat)
+        return phase_queries(work, args.repeat, args.base_tables)
     if args.phase == "pandas":
         return phase_pandas(work, args.repeat)
     return phase_app(Path(args.app_db) if args.app_db else work / "bench.duckdb", args.app_timeout)
@@ -228,6 +281,8 @@ def _phase(name: str, options: argparse.Namespace, log: Callable[[str], None]) -
                "--repeat", str(options.repeat), "--app-timeout", str(options.app_timeout)]
     if options.app_db:
         command += ["--app-db", str(options.app_db)]
+    if getattr(options, "base_tables", False):
+        command += ["--base-tables"]
     log(f"[bench] {name} …")
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False,
@@ -246,32 +301,47 @@ def _load() -> list[float]:
 
 
 def run_bench(reviews: int, workdir: Path, repeat: int = 10, seed: int = 0, app: bool = True,
-              app_db: Path | None = None, app_timeout: float = 120.0,
+              app_db: Path | None = None, app_timeout: float = 120.0, base_tables: bool = False,
               log: Callable[[str], None] = lambda _: None) -> dict[str, object]:
-    """Run every phase; return the report (see the module docstring)."""
+    """Run every phase; return the report (see the module docstring).
+
+    ``base_tables``: the pages read the base tables instead of the rollups (the figures before rollups).
+    """
     if reviews < 100:
         raise BenchError(f"--reviews must be at least 100 (got {reviews})")
     if repeat < 1:
         raise BenchError(f"--repeat must be at least 1 (got {repeat})")
     workdir.mkdir(parents=True, exist_ok=True)
     options = argparse.Namespace(reviews=reviews, workdir=workdir.resolve(), repeat=repeat, seed=seed,
-                                 app_db=app_db.resolve() if app_db else None, app_timeout=app_timeout)
+                                 app_db=app_db.resolve() if app_db else None, app_timeout=app_timeout,
+                                 base_tables=base_tables)
     load_start = _load()
     generated = _phase("generate", options, log)
     imports = {fmt: _phase(f"import_{fmt}", options, log) for fmt in ("csv", "parquet")}
     queries = _phase("queries", options, log)
-    pandas = _phase("pandas", options, log)
+    pandas_skipped = pandas_skip_reason(int(generated["feedback"]))
+    if pandas_skipped:
+        log(f"[bench] {pandas_skipped}")
+        pandas = None
+    else:
+        pandas = _phase("pandas", options, log)
     app_result = _phase("app", options, log) if app else None
 
     pages: dict[str, dict[str, object]] = {}
     for page, ours in queries["pages"].items():
-        theirs = pandas["pages"][page]
-        ratio = theirs["p50_ms"] / ours["p50_ms"] if ours["p50_ms"] > 0 else float("inf")
-        pages[page] = {"p50_ms": ours["p50_ms"], "p95_ms": ours["p95_ms"], "max_ms": ours["max_ms"],
-                       "pandas_p50_ms": theirs["p50_ms"], "pandas_p95_ms": theirs["p95_ms"],
-                       "pandas_ratio": round(ratio, 2), "queries": ours["queries"]}
+        row: dict[str, object] = {"p50_ms": ours["p50_ms"], "p95_ms": ours["p95_ms"],
+                                  "max_ms": ours["max_ms"],
+                                  "pandas_p50_ms": None, "pandas_p95_ms": None, "pandas_ratio": None,
+                                  "queries": ours["queries"]}
+        if pandas is not None:
+            theirs = pandas["pages"][page]
+            ratio = theirs["p50_ms"] / ours["p50_ms"] if ours["p50_ms"] > 0 else float("inf")
+            row.update(pandas_p50_ms=theirs["p50_ms"], pandas_p95_ms=theirs["p95_ms"],
+                       pandas_ratio=round(ratio, 2))
+        pages[page] = row
     worst_latency = max(pages, key=lambda p: pages[p]["p95_ms"])  # type: ignore[arg-type,return-value]
-    worst_ratio = min(pages, key=lambda p: pages[p]["pandas_ratio"])  # type: ignore[arg-type,return-value]
+    worst_ratio = (min(pages, key=lambda p: pages[p]["pandas_ratio"])  # type: ignore[arg-type,return-value]
+                   if pandas is not None else None)
     product_rss = [imports["csv"]["peak_rss_mb"], imports["parquet"]["peak_rss_mb"], queries["peak_rss_mb"]]
     if app_result:
         product_rss.append(app_result["server_peak_rss_mb"])
@@ -284,22 +354,26 @@ def run_bench(reviews: int, workdir: Path, repeat: int = 10, seed: int = 0, app:
         "import_parquet_rows_per_s": imports["parquet"]["rows_per_s"],
         "query_p95_ms": pages[worst_latency]["p95_ms"],
         "query_p95_page": worst_latency,
-        "pandas_ratio": pages[worst_ratio]["pandas_ratio"],
+        "rollups_used": queries.get("rollups_used"),
+        "pandas_ratio": pages[worst_ratio]["pandas_ratio"] if worst_ratio else None,
         "pandas_ratio_page": worst_ratio,
-        "pandas_agrees": pandas["agrees"],
+        "pandas_agrees": pandas["agrees"] if pandas else None,
+        "pandas_skipped": pandas_skipped,
         "peak_rss_mb": max(product_rss),
         "app_first_render_s": app_result["overview_charts_s"] if app_result else None,
         "pages": pages,
         "import": imports,
-        "pandas": {"load_s": pandas["load_s"], "peak_rss_mb": pandas["peak_rss_mb"],
-                   "disagreements": pandas["disagreements"]},
+        "pandas": ({"load_s": pandas["load_s"], "peak_rss_mb": pandas["peak_rss_mb"],
+                    "disagreements": pandas["disagreements"]} if pandas else None),
         "app": app_result,
         "phases_peak_rss_mb": {"generate": generated["peak_rss_mb"],
                                "import_csv": imports["csv"]["peak_rss_mb"],
                                "import_parquet": imports["parquet"]["peak_rss_mb"],
-                               "queries": queries["peak_rss_mb"], "pandas": pandas["peak_rss_mb"],
+                               "queries": queries["peak_rss_mb"],
+                               "pandas": pandas["peak_rss_mb"] if pandas else None,
                                "app_server": app_result["server_peak_rss_mb"] if app_result else None},
-        "generate": {k: generated[k] for k in ("build_s", "export_s", "reused", "rows")},
+        "generate": {k: generated.get(k) for k in ("build_s", "build_rollups_s", "export_s", "reused", "rows",
+                                                   "rollups_s", "rollups_rebuilt")},
         "filters": queries["filters"],
         "repeat": repeat,
         "machine": {"cpus": os.cpu_count(), "load_avg_start": load_start, "load_avg_end": _load(),
@@ -319,11 +393,14 @@ def format_report(report: dict[str, object]) -> str:
         f"{'page':<12} {'p50 ms':>9} {'p95 ms':>9} {'pandas p50':>11} {'ratio':>7}",
     ]
     for page, row in report["pages"].items():  # type: ignore[union-attr]
-        lines.append(f"{page:<12} {row['p50_ms']:>9.1f} {row['p95_ms']:>9.1f} "
-                     f"{row['pandas_p50_ms']:>11.1f} {row['pandas_ratio']:>7.2f}")
-    lines.append(f"worst p95 {report['query_p95_ms']} ms ({report['query_p95_page']}); worst pandas ratio "
-                 f"{report['pandas_ratio']} ({report['pandas_ratio_page']}); pandas agrees: "
-                 f"{report['pandas_agrees']}")
+        theirs = "—" if row["pandas_p50_ms"] is None else f"{row['pandas_p50_ms']:.1f}"
+        ratio = "—" if row["pandas_ratio"] is None else f"{row['pandas_ratio']:.2f}"
+        lines.append(f"{page:<12} {row['p50_ms']:>9.1f} {row['p95_ms']:>9.1f} {theirs:>11} {ratio:>7}")
+    lines.append(f"worst p95 {report['query_p95_ms']} ms ({report['query_p95_page']}; rollups used: "
+                 f"{report['rollups_used']}); worst pandas ratio {report['pandas_ratio']} "
+                 f"({report['pandas_ratio_page']}); pandas agrees: {report['pandas_agrees']}")
+    if report.get("pandas_skipped"):
+        lines.append(str(report["pandas_skipped"]))
     lines.append(f"peak RSS {report['peak_rss_mb']} MB; app first render {report['app_first_render_s']} s")
     return "\n".join(lines)
 
@@ -337,6 +414,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--app-db", default=None)
     parser.add_argument("--app-timeout", type=float, default=120.0)
+    parser.add_argument("--base-tables", action="store_true",
+                        help="queries phase: read the base tables, not the rollups (the 'before' figures)")
     return parser
 
 

@@ -30,6 +30,10 @@ def bench(
     ] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the generator.", min=0)] = 0,
     no_app: Annotated[bool, typer.Option("--no-app", help="Skip the app cold start.")] = False,
+    base_tables: Annotated[
+        bool,
+        typer.Option("--base-tables", help="Pages read the base tables, not the rollups (before/after)."),
+    ] = False,
     app_db: Annotated[
         Path | None,
         typer.Option("--app-db", help="Time the app's cold start on this store (e.g. the demo) instead of "
@@ -48,7 +52,8 @@ def bench(
     folder = Path(temporary.name) if temporary else workdir
     assert folder is not None
     try:
-        report = run_bench(reviews, folder, repeat=repeat, seed=seed, app=not no_app, app_db=app_db, log=log)
+        report = run_bench(reviews, folder, repeat=repeat, seed=seed, app=not no_app, app_db=app_db,
+                           base_tables=base_tables, log=log)
     except BenchError as exc:
         fail(str(exc), code=1)
     except OSError as exc:

@@ -8,7 +8,7 @@ from typing import Annotated
 import duckdb
 import typer
 
-from cli_commands import annotate_cmds
+from cli_commands import alert_cmds, annotate_cmds
 from cli_commands.common import DbOption, fail, open_store
 from data.demo import DEMO_SEED, build_demo, remove_demo
 from data.readers import FileRefused
@@ -63,6 +63,7 @@ def demo(
         # Annotation only touches rows not yet annotated, so a rerun after an interruption finishes the rest.
         for (dataset_id,) in text_datasets:
             annotate_cmds.annotate_after_ingest(db, dataset_id)
+    alert_cmds.run_after_import(db)  # after annotation: some rules read the annotations
 
 
 def register(app: typer.Typer, *rest: typer.Typer) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import typer
 
 from cli_commands.common import DbOption, fail, open_store
+from data.attach import read_cursor
 from data.config import resolve_db_path
 from data.export import ExportError, format_for_path, write_export
 
@@ -24,8 +25,9 @@ _FEEDBACK_COLUMNS = (
 
 
 def export_frame(con: duckdb.DuckDBPyConnection, dataset: str | None = None) -> pd.DataFrame:
-    """The feedback rows (all, or one dataset by name or id) with the stored sentiment when annotated."""
-    cur = con.cursor()
+    """The feedback rows (all, or one dataset by name or id) with the stored sentiment when annotated
+    (attached Parquet annotations included: a reading cursor)."""
+    cur = read_cursor(con)
     try:
         params: list[object] = []
         where = "TRUE"

@@ -48,6 +48,11 @@ def annotate_ray(
         f"({summary.rate:,.0f}/s) with {summary.workers} worker(s): {summary.mentions} aspect mentions; "
         f"pipeline version {', '.join(summary.pipeline_versions) or '-'}; written to {summary.output}"
     )
+    print(
+        f"timing: Ray start {summary.ray_start_seconds:.1f} s, model load {summary.model_load_seconds:.1f} s "
+        f"(slowest actor), annotation {summary.annotate_seconds:.1f} s ({summary.annotate_rate:,.0f}/s, "
+        f"first batch start to last batch end), end to end after Ray start {summary.seconds:.1f} s"
+    )
     print(f"show them in the dashboards with: python cli.py attach --parquet {summary.output}")
 
 

@@ -8,25 +8,32 @@ stderr and leaves the store untouched (the file is read before the store is open
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import duckdb
+import pandas as pd
 import typer
 
-from cli_commands import annotate_cmds
+from cli_commands import alert_cmds, annotate_cmds
 from cli_commands.common import DbOption, fail, open_store
+from data import ingest_probe
 from data.export import ExportError, write_export
 from data.ingest import (
     DatasetKindMismatch,
     DatasetNotFound,
+    ImportResult,
     delete_dataset,
+    field_names,
+    ingest_file,
     ingest_loaded,
     list_datasets,
     rejected_rows,
     usable_mapping_problem,
 )
+from data.ingest_probe import FastSource
 from data.mapping import KINDS, guess_kind, parse_map_options, suggest_mapping
 from data.readers import FileRefused, read_table
 
@@ -61,6 +68,10 @@ def ingest(
     """Import a file of feedback or product specs into the store (one transaction)."""
     if kind is not None and kind not in KINDS:
         fail(f"--kind {kind!r} is not one of: {', '.join(KINDS)}")
+    fast = None if map_ else ingest_probe.probe(path, path.name)
+    if fast is not None and _header_suffices(list(fast.columns), kind):
+        _ingest_fast_file(path, fast, db=db, name=name, kind=kind, no_annotate=no_annotate)
+        return
     try:
         loaded = read_table(path, path.name)
     except FileRefused as exc:
@@ -93,10 +104,55 @@ def ingest(
         fail(f"{path.name}: the import failed and was rolled back, the store is unchanged: {exc}", code=1)
     finally:
         con.close()
-    mapped = ", ".join(f"{f}←{c}" for f, c in mapping.items())
+    _report_import(path, result, mapping, loaded.format, db=db, no_annotate=no_annotate)
+
+
+def _header_suffices(columns: list[str], kind: str | None) -> bool:
+    """Whether the header alone gives a usable feedback mapping, so the SQL path can decide the rest.
+
+    Otherwise the pandas path reads the file first and refuses it before the store is opened.
+    """
+    chosen = kind or guess_kind(columns)
+    if chosen == "products":
+        return False
+    header_only = suggest_mapping(columns, chosen, pd.DataFrame(columns=columns))
+    return usable_mapping_problem(header_only, chosen, columns) is None
+
+
+def _ingest_fast_file(
+    path: Path, fast: FastSource, *, db: Path | None, name: str | None, kind: str | None, no_annotate: bool
+) -> None:
+    """Import a file DuckDB reads itself (plain UTF-8 CSV/TSV, Parquet) without loading it into pandas.
+
+    ``ingest_file`` suggests the mapping from the file's first rows exactly as the pandas path does, and
+    falls back to the pandas path on anything the SQL path does not handle (see data/ingest_probe.py).
+    """
+    con = open_store(db)
+    try:
+        result = ingest_file(con, path, name=name or path.stem, kind=kind)
+        stored = con.execute(
+            "SELECT column_mapping FROM datasets WHERE dataset_id = ?", [result.dataset_id]
+        ).fetchall()
+    except (FileRefused, DatasetKindMismatch) as exc:
+        fail(str(exc))
+    except duckdb.Error as exc:
+        fail(f"{path.name}: the import failed and was rolled back, the store is unchanged: {exc}", code=1)
+    finally:
+        con.close()
+    mapping = json.loads(stored[0][0]) if stored and stored[0][0] else {}
+    _report_import(path, result, mapping, fast.format, db=db, no_annotate=no_annotate)
+
+
+def _report_import(
+    path: Path, result: ImportResult, mapping: dict[str, str], file_format: str, *, db: Path | None,
+    no_annotate: bool,
+) -> None:
+    """Print what one import did, annotate and run the alert rules; exit 1 when no row was valid."""
+    order = {field: i for i, field in enumerate(field_names(result.kind))}
+    mapped = ", ".join(f"{f}←{c}" for f, c in sorted(mapping.items(), key=lambda kv: order.get(kv[0], 99)))
     print(
         f"{path.name} → dataset '{result.name}' (#{result.dataset_id}, {result.kind}, "
-        f"{result.encoding}, {loaded.format})"
+        f"{result.encoding}, {file_format})"
     )
     print(f"mapping: {mapped}")
     print(
@@ -107,6 +163,8 @@ def ingest(
         print(f"rejected rows: python cli.py datasets rejected {result.dataset_id}")
     if result.imported and result.kind != "products" and not no_annotate:
         annotate_cmds.annotate_after_ingest(db, result.dataset_id)
+    if result.imported and result.kind != "products":
+        alert_cmds.run_after_import(db)  # after annotation: some rules read the annotations
     if result.imported == 0 and result.duplicates == 0:
         fail(
             f"{path.name}: no row was valid; see: python cli.py datasets rejected {result.dataset_id}",

@@ -5,7 +5,14 @@
 - Query results are cached with ``st.cache_data`` keyed by the store path and the :class:`Filters` value
   (the connection argument is ``_``-prefixed so it is not hashed); each call uses a fresh cursor, because a
   DuckDB connection is not thread-safe. Cached objects are never mutated.
+- Two kinds of cursor: :func:`cursor` is for READING (``data.attach.read_cursor``: annotations include the
+  attached Parquet directories of ``python cli.py attach``); :func:`write_cursor` is for the writers
+  (import, annotation, deletion, taxonomy, cases, alert rules), because the annotation names resolve to
+  read-only views in a read cursor.
 - After an import or a deletion, :func:`clear_data_caches` drops every cached query result.
+- Data permissions: every wrapper narrows its :class:`Filters` to the signed-in user's scope
+  (:func:`_scoped`), and the option lists are read within it, so a page that built its own ``Filters()``
+  still cannot read rows outside the user's brands, products or regions.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ from analytics import overview as overview_queries
 from analytics.filters import Filters
 from analytics.options import FilterOptions
 from analytics.overview import OverviewKpis
+from components.auth import current_scope
 from components.i18n import register, t
 from components.safe_text import escape_markdown
 from data import ingest
+from data.attach import read_cursor
 from data.config import resolve_db_path
+from data.scope import Scope
 from data.store import StoreError, StoreLockedError, connect
 
 register(
@@ -66,7 +76,15 @@ def connection() -> duckdb.DuckDBPyConnection:
 
 
 def cursor() -> duckdb.DuckDBPyConnection:
-    """A fresh cursor on the store connection, for one query."""
+    """A fresh READING cursor on the store connection, for one query: ``feedback_sentiment`` and
+    ``aspect_mentions`` include attached Parquet annotations. Never write through it: use
+    :func:`write_cursor`."""
+    return read_cursor(connection())
+
+
+def write_cursor() -> duckdb.DuckDBPyConnection:
+    """A fresh plain cursor on the store connection, for writers (import, annotation, deletion, cases,
+    rules); hold ``data.store.WRITE_LOCK`` around the write transaction as the data layer does."""
     return connection().cursor()
 
 
@@ -78,14 +96,19 @@ def clear_data_caches() -> None:
 # --- cached query wrappers: (store path, Filters) is the key ------------------------------------------
 
 
+def _scoped(filters: Filters) -> Filters:
+    """``filters`` narrowed to the signed-in user's data permissions (no rows when nobody is signed in)."""
+    return filters.within(current_scope())
+
+
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
-def _filter_options(_con: duckdb.DuckDBPyConnection, path: str) -> FilterOptions:
-    return options_queries.filter_options(_con)
+def _filter_options(_con: duckdb.DuckDBPyConnection, path: str, scope: Scope) -> FilterOptions:
+    return options_queries.filter_options(_con, scope)
 
 
 def filter_options() -> FilterOptions:
-    """Option lists for the sidebar filters."""
-    return _filter_options(cursor(), store_path())
+    """Option lists for the sidebar filters: only values inside the signed-in user's scope."""
+    return _filter_options(cursor(), store_path(), current_scope())
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -94,7 +117,7 @@ def _overview_kpis(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters)
 
 
 def overview_kpis(filters: Filters) -> OverviewKpis:
-    return _overview_kpis(cursor(), store_path(), filters)
+    return _overview_kpis(cursor(), store_path(), _scoped(filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -103,7 +126,7 @@ def _nps_trend(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters, per
 
 
 def nps_trend(filters: Filters, period: str = "month") -> pd.DataFrame:
-    return _nps_trend(cursor(), store_path(), filters, period)
+    return _nps_trend(cursor(), store_path(), _scoped(filters), period)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -114,7 +137,7 @@ def _volume_by_channel(
 
 
 def volume_by_channel(filters: Filters, period: str = "month") -> pd.DataFrame:
-    return _volume_by_channel(cursor(), store_path(), filters, period)
+    return _volume_by_channel(cursor(), store_path(), _scoped(filters), period)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -143,7 +166,7 @@ def _cem_weights(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters) -
 
 def cem_weights(filters: Filters) -> cem_queries.CemWeights:
     """Aspect weights of the CEM index (key-driver importance, or equal when the data is thin)."""
-    return _cem_weights(cursor(), store_path(), filters)
+    return _cem_weights(cursor(), store_path(), _scoped(filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -156,7 +179,7 @@ def _cem_index(
 
 def cem_index(filters: Filters, by: str | None, weights: cem_queries.CemWeights) -> pd.DataFrame:
     """The CEM index (one row, or one per brand/product) with the given weights."""
-    return _cem_index(cursor(), store_path(), filters, by, weights)
+    return _cem_index(cursor(), store_path(), _scoped(filters), by, weights)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -170,7 +193,7 @@ def cem_index_change(
     filters: Filters, weights: cem_queries.CemWeights
 ) -> cem_queries.CemIndexChange | None:
     """The CEM index now against the previous window of the same length (None without dated data)."""
-    return _cem_index_change(cursor(), store_path(), filters, weights)
+    return _cem_index_change(cursor(), store_path(), _scoped(filters), weights)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -180,7 +203,7 @@ def _aspect_changes(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters
 
 def aspect_changes(filters: Filters) -> pd.DataFrame:
     """Net sentiment per top-level aspect, current window against the previous one."""
-    return _aspect_changes(cursor(), store_path(), filters)
+    return _aspect_changes(cursor(), store_path(), _scoped(filters))
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -192,7 +215,7 @@ def _nps_trend_by(
 
 def nps_trend_by(filters: Filters, period: str = "month", split_by: str | None = None) -> pd.DataFrame:
     """NPS per period (and segment) with interval and the period-on-period z-test."""
-    return _nps_trend_by(cursor(), store_path(), filters, period, split_by)
+    return _nps_trend_by(cursor(), store_path(), _scoped(filters), period, split_by)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -204,7 +227,7 @@ def _nps_verbatims(
 
 def nps_verbatims(filters: Filters, group: str = "detractors", limit: int = 50) -> pd.DataFrame:
     """Newest answers with text of one NPS group."""
-    return _nps_verbatims(cursor(), store_path(), filters, group, limit)
+    return _nps_verbatims(cursor(), store_path(), _scoped(filters), group, limit)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -216,7 +239,7 @@ def _key_drivers(
 
 def key_drivers(filters: Filters, outcome: str = "auto") -> driver_queries.KeyDrivers:
     """Key-driver importance against performance per top-level aspect."""
-    return _key_drivers(cursor(), store_path(), filters, outcome)
+    return _key_drivers(cursor(), store_path(), _scoped(filters), outcome)
 
 
 # --- H11: aspect heatmap, parameter map, typical quotes (pages/aspects.py, competitors.py, quotes.py) ------
@@ -236,7 +259,7 @@ def _aspect_heatmap(
 
 def aspect_heatmap(filters: Filters, rows: str = "product", parent: str | None = None) -> pd.DataFrame:
     """``analytics.aspects.aspect_heatmap``: one row per (row key, aspect), volume and net sentiment."""
-    return _aspect_heatmap(cursor(), store_path(), filters, rows, parent)
+    return _aspect_heatmap(cursor(), store_path(), _scoped(filters), rows, parent)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -248,7 +271,7 @@ def _aspect_summary(
 
 def aspect_summary(filters: Filters, parent: str | None = None) -> pd.DataFrame:
     """``analytics.aspects.aspect_summary``: per aspect volume and net sentiment, largest first."""
-    return _aspect_summary(cursor(), store_path(), filters, parent)
+    return _aspect_summary(cursor(), store_path(), _scoped(filters), parent)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -260,7 +283,7 @@ def _aspect_trend(
 
 def aspect_trend(filters: Filters, aspect: str | None, period: str = "month") -> pd.DataFrame:
     """``analytics.aspects.aspect_trend``: one aspect's net sentiment and volume per period."""
-    return _aspect_trend(cursor(), store_path(), filters, aspect, period)
+    return _aspect_trend(cursor(), store_path(), _scoped(filters), aspect, period)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -272,7 +295,7 @@ def _aspect_volume_trend(
 
 def aspect_volume_trend(filters: Filters, period: str = "month", parent: str | None = None) -> pd.DataFrame:
     """``analytics.aspects.aspect_volume_trend``: 指标声量走势, mentions per period and aspect."""
-    return _aspect_volume_trend(cursor(), store_path(), filters, period, parent)
+    return _aspect_volume_trend(cursor(), store_path(), _scoped(filters), period, parent)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -287,7 +310,7 @@ def typical_quotes(
     filters: Filters, aspect: str | None = None, polarity: str | None = None, k: int = 5
 ) -> Quotes:
     """``analytics.quotes.typical_quotes`` (a ``Quotes``): representative, mutually different reviews."""
-    return _typical_quotes(cursor(), store_path(), filters, aspect, polarity, k)
+    return _typical_quotes(cursor(), store_path(), _scoped(filters), aspect, polarity, k)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -299,7 +322,7 @@ def _search_feedback(
 
 def search_feedback(filters: Filters, query: str, limit: int = 200) -> SearchResult:
     """``analytics.quotes.search_feedback`` (a ``SearchResult``): every term must occur, newest first."""
-    return _search_feedback(cursor(), store_path(), filters, query, limit)
+    return _search_feedback(cursor(), store_path(), _scoped(filters), query, limit)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -311,7 +334,7 @@ def _parameter_map(
 
 def parameter_map(filters: Filters, x: str, y: str, metric: str = "rating") -> ParameterMap:
     """``analytics.parameter_map.parameter_map`` (a ``ParameterMap``): points and satisfaction surface."""
-    return _parameter_map(cursor(), store_path(), filters, x, y, metric)
+    return _parameter_map(cursor(), store_path(), _scoped(filters), x, y, metric)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
@@ -323,4 +346,4 @@ def _compare_products(
 
 def compare_products(filters: Filters, products: tuple[tuple[str, str], ...]) -> ProductComparison:
     """``analytics.parameter_map.compare_products`` (a ``ProductComparison``) for (brand, product) pairs."""
-    return _compare_products(cursor(), store_path(), filters, products)
+    return _compare_products(cursor(), store_path(), _scoped(filters), products)

@@ -121,7 +121,7 @@ def datasets_panel() -> None:
     if yes.button(t("datasets.yes"), key=KEY_YES, type="primary"):
         st.session_state.pop(KEY_PENDING, None)
         try:
-            ingest.delete_dataset(cache.cursor(), int(pending))
+            ingest.delete_dataset(cache.write_cursor(), int(pending))
         except (StoreError, LookupError, ValueError, duckdb.Error) as exc:
             st.error(t("datasets.delete_failed", message=escape_markdown(exc)))
             return

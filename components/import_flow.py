@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from components import cache
+from components import actions_ui, cache
 from components.annotation_ui import annotate_with_progress
 from components.i18n import register, t
 from components.safe_text import escape_markdown
@@ -175,6 +175,7 @@ def after_import(con: duckdb.DuckDBPyConnection, result: ImportResult, progress:
     if result.kind == "products":
         return None
     annotate_with_progress(con, result.dataset_id, progress)
+    actions_ui.run_rules_after_import(con)  # after annotation: some rules read the annotations
     return None
 
 
@@ -281,7 +282,7 @@ def import_form(upload: Upload, file_id: str, existing_names: Iterable[str]) -> 
     update, done = progress_bar(t("import.progress"))
     try:
         result = run_import(
-            cache.cursor(), upload, name=name, kind=kind, mapping=mapping, progress=update
+            cache.write_cursor(), upload, name=name, kind=kind, mapping=mapping, progress=update
         )
     except (FileRefused, StoreError, ValueError, duckdb.Error) as exc:
         done()

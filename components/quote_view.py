@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.quotes import export_frame
+from components import actions_ui
 from components.i18n import register, t
 from components.safe_text import escape_markdown
 
@@ -90,6 +91,7 @@ def show_quotes(quotes: pd.DataFrame) -> None:
         with st.container(border=True):
             st.markdown(highlight_markdown(str(row["text"]), row["spans"]))
             st.caption(_meta(row))
+            actions_ui.quote_case_button(row, key="quote")  # 创建工单 (agents and admins)
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,10 @@ State lives in three places, kept consistent here:
   :func:`current_filters` and which restores the widgets after a page that does not show them,
 - the URL query string (``Filters.to_query_params`` plus ``lang``), so a view can be shared as a link.
 On a session's first run the widgets start from the URL; values the store does not hold are ignored.
+
+Data permissions: every :class:`Filters` this module hands out carries the signed-in user's scope
+(``components.auth.current_scope``); the URL never carries it, so no link can widen it, and the option lists
+(``cache.filter_options``) hold only values inside it, so a URL naming another brand is dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import streamlit as st
 
 from analytics.filters import Filters
 from analytics.options import FilterOptions
+from components.auth import current_scope
 from components.i18n import DEFAULT_LANG, LANG_KEY, LANGUAGES, current_lang, register, t
 from components.safe_text import escape_markdown
 
@@ -204,7 +209,9 @@ def sidebar_filters(options: FilterOptions) -> Filters:
         key=KEY_DATASETS,
         placeholder=t("sidebar.all"),
     )
-    filters = filters_from_widgets(dates, brands, products, channels, dataset_ids, options)
+    filters = filters_from_widgets(dates, brands, products, channels, dataset_ids, options).within(
+        current_scope()
+    )
     sidebar.button(
         t("sidebar.reset"), key=KEY_RESET, on_click=_reset, args=(options,), icon=":material/restart_alt:"
     )
@@ -215,9 +222,9 @@ def sidebar_filters(options: FilterOptions) -> Filters:
 
 
 def current_filters() -> Filters:
-    """The filters chosen in the sidebar (no restriction before the sidebar has run)."""
+    """The filters chosen in the sidebar (none before the sidebar has run), always within the user's scope."""
     saved = st.session_state.get(FILTERS_KEY)
-    return saved if isinstance(saved, Filters) else Filters()
+    return (saved if isinstance(saved, Filters) else Filters()).within(current_scope())
 
 
 def wanted_query_params(filters: Filters | None, lang: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ import threading
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from components import cache
+from components import actions_ui, cache
 from components.annotation_ui import annotate_with_progress
 from components.i18n import register, t
 from components.safe_text import escape_markdown
@@ -55,7 +55,7 @@ def prepare_store() -> None:
     path = cache.store_path()
     if path in _checked:
         return
-    con = cache.cursor()  # a cursor of its own: other sessions query the store meanwhile
+    con = cache.write_cursor()  # a cursor of its own: other sessions query the store meanwhile
     with _lock:
         if path in _checked:
             return
@@ -95,7 +95,8 @@ def finish_first_start(status: DeltaGenerator) -> None:
             def update(fraction: float, message: str) -> None:
                 bar.progress(_clamp(fraction), text=f"{t('startup.annotating')} {message}".strip())
 
-            summary = annotate_with_progress(cache.cursor(), None, update)
+            summary = annotate_with_progress(cache.write_cursor(), None, update)
+            actions_ui.run_rules_after_import(cache.write_cursor())  # the default rules on the demo
             bar.empty()
         # Done, or failed with a warning already shown (e.g. model weights missing): do not retry each run.
         _to_annotate.discard(path)

@@ -170,7 +170,7 @@ def taxonomy_yaml_editor(name: str) -> None:
 def dataset_taxonomies() -> None:
     """Which taxonomy each review dataset uses; change one and re-analyse it with a progress bar."""
     st.subheader(t("taxonomy.datasets"))
-    con = cache.connection().cursor()
+    con = cache.write_cursor()
     rows = con.execute(
         "SELECT name, coalesce(taxonomy, 'phone') FROM datasets WHERE kind <> 'products' ORDER BY dataset_id"
     ).fetchall()

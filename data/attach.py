@@ -4,23 +4,37 @@ An attached directory holds ``feedback_sentiment/`` and/or ``aspect_mentions/`` 
 columns of those tables. Attaching it:
 
 1. records the directory in the store table ``parquet_attachments`` (the setting);
-2. (re)builds two views in the schema ``attached`` of the store file:
-   ``attached.feedback_sentiment`` / ``attached.aspect_mentions`` = the local table ``UNION ALL BY NAME``
-   ``read_parquet('DIR/<table>/**/*.parquet')`` of every attached directory.
+2. (re)builds two views in the schema ``attached_parquet`` of the store file:
+   ``attached_parquet.feedback_sentiment`` / ``attached_parquet.aspect_mentions`` = the local table
+   ``UNION ALL BY NAME`` ``read_parquet('DIR/<table>/**/*.parquet')`` of every attached directory.
+   (Not ``attached``: DuckDB names a file's catalog after the file, and a store called ``attached.duckdb``
+   made every reference to a schema of that name ambiguous.)
 
 The views are persisted in the store, so they exist at every connect. A reader sees them through
-:func:`read_cursor`, a cursor whose ``search_path`` is ``attached,main``: the analytics' unqualified
+:func:`read_cursor`, a cursor whose ``search_path`` is ``attached_parquet,main``: the analytics' unqualified
 ``feedback_sentiment`` / ``aspect_mentions`` then resolve to the views, every other table to ``main``.
 Writers keep plain cursors (DuckDB cannot insert into a view): the local annotation engine writes the
 ``main`` tables as before.
 
-A directory whose feedback is already annotated in the store is refused (its rows would count twice);
-a directory that disappeared is skipped by :func:`read_cursor` (readers then see local rows only) and
-reported by :func:`attachment_problems`.
+A directory whose feedback is already annotated in the store is refused (its rows would count twice).
+The views also guard what happens after attaching: a Parquet row counts only while its feedback is still in
+the store (same ``feedback_id`` and ``dataset_id``; a deleted dataset disappears from the dashboards) and
+the store has not annotated that feedback itself (a later local annotation wins, nothing counts twice).
+
+A directory that disappeared is skipped by :func:`read_cursor` (readers then see local rows only) and
+reported by :func:`attachment_problems`. :func:`read_cursor` runs before every dashboard query, so it
+checks the recorded directories at most every :data:`RECHECK_SECONDS` per connection (and at once after an
+attach or detach in this process); its cost per call is one ``cursor()`` plus one ``SET``.
+
+``read_cursor`` is THE reading connection of the store: the dashboards (``components.cache.cursor``), the
+CLI exports and reports use it; writers use plain cursors.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +42,19 @@ import duckdb
 
 from data.store import WRITE_LOCK, transaction
 
-SCHEMA = "attached"
+SCHEMA = "attached_parquet"
+_LEGACY_SCHEMA = "attached"  # the first version's schema name; dropped when the views are rebuilt
 TABLES = ("feedback_sentiment", "aspect_mentions")
 SETTINGS_TABLE = "parquet_attachments"
+#: How long :func:`read_cursor` trusts its last look at the attached directories (per connection).
+RECHECK_SECONDS = 5.0
+
+# connection → (attach generation, monotonic time of the check, use the views?)
+_READ_STATE: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, tuple[int, float, bool]] = (
+    weakref.WeakKeyDictionary()
+)
+_READ_STATE_LOCK = threading.Lock()
+_generation = 0  # bumped by every attach/detach in this process: cached checks are then stale
 
 
 class AttachError(ValueError):
@@ -85,13 +109,29 @@ def attachments(con: duckdb.DuckDBPyConnection) -> list[Attachment]:
 
 
 def attachment_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """One line per attached directory that is gone or empty."""
-    return [
+    """One line per attached directory that is gone or empty, and one when the views are missing."""
+    current = attachments(con)
+    problems = [
         f"{a.path}: no longer holds feedback_sentiment/ or aspect_mentions/ Parquet files "
         "(moved or deleted?); detach it with: python cli.py attach --remove " + a.path
-        for a in attachments(con)
+        for a in current
         if not a.tables
     ]
+    if current and not _schema_exists(con):  # attached by the first version (schema ``attached``)
+        problems.append(
+            "the attached folders are recorded but their views are missing (attached by an older version); "
+            f"attach one again to rebuild them: python cli.py attach --parquet {current[0].path}"
+        )
+    return problems
+
+
+def _schema_exists(con: duckdb.DuckDBPyConnection, schema: str = SCHEMA) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM information_schema.schemata WHERE catalog_name = current_database()"
+        " AND schema_name = ?",
+        [schema],
+    ).fetchall()[0][0]
+    return bool(found)
 
 
 def _check_directory(con: duckdb.DuckDBPyConnection, directory: Path) -> tuple[str, ...]:
@@ -148,18 +188,36 @@ def _view_sql(con: duckdb.DuckDBPyConnection, table: str, directories: list[Path
         has_annotated_at = "annotated_at" in {
             r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({glob})").fetchall()
         }
+        # only feedback still in the store, and not annotated by the store itself (the local rows win)
+        source = f"read_parquet({glob}, union_by_name = true) p"
         parts.append(
-            f"SELECT {select if has_annotated_at else casts} FROM read_parquet({glob}, union_by_name = true)"
+            f"SELECT {select if has_annotated_at else casts} FROM {source}"
+            " WHERE EXISTS (SELECT 1 FROM main.feedback f"
+            " WHERE f.feedback_id = p.feedback_id AND f.dataset_id = p.dataset_id)"
+            " AND NOT EXISTS (SELECT 1 FROM main.feedback_sentiment s WHERE s.feedback_id = p.feedback_id)"
         )
     return f"CREATE OR REPLACE VIEW {SCHEMA}.{table} AS " + "\nUNION ALL BY NAME\n".join(parts)
 
 
 def rebuild_views(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the ``attached`` views from the recorded directories that still exist."""
+    """(Re)create the views in :data:`SCHEMA` from the recorded directories that still exist."""
     directories = [Path(a.path) for a in attachments(con) if a.tables]
+    _drop_legacy_schema(con)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     for table in TABLES:
         con.execute(_view_sql(con, table, directories))
+    _changed()
+
+
+def _drop_legacy_schema(con: duckdb.DuckDBPyConnection) -> None:
+    if _schema_exists(con, _LEGACY_SCHEMA):
+        con.execute(f"DROP SCHEMA {_LEGACY_SCHEMA} CASCADE")
+
+
+def _changed() -> None:
+    global _generation
+    with _READ_STATE_LOCK:
+        _generation += 1
 
 
 def attach_parquet(con: duckdb.DuckDBPyConnection, directory: str | Path) -> Attachment:
@@ -171,6 +229,7 @@ def attach_parquet(con: duckdb.DuckDBPyConnection, directory: str | Path) -> Att
         con.execute(f"DELETE FROM main.{SETTINGS_TABLE} WHERE path = ?", [str(path)])
         con.execute(f"INSERT INTO main.{SETTINGS_TABLE} (path) VALUES (?)", [str(path)])
         rebuild_views(con)
+    _changed()  # again after the commit: a reader that looked in between saw the old state
     return Attachment(str(path), tables)
 
 
@@ -186,15 +245,36 @@ def detach_parquet(con: duckdb.DuckDBPyConnection, directory: str | Path) -> boo
             rebuild_views(con)
         else:
             con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+            _drop_legacy_schema(con)
+    _changed()
     return True
 
 
+def _views_usable(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether readers of ``con`` should see the views: some directory attached and every one present
+    (a vanished one would make every query fail). Cached per connection for :data:`RECHECK_SECONDS`."""
+    now = time.monotonic()
+    with _READ_STATE_LOCK:
+        generation = _generation
+        cached = _READ_STATE.get(con)
+    if cached is not None and cached[0] == generation and now - cached[1] < RECHECK_SECONDS:
+        return cached[2]
+    check = con.cursor()  # its own cursor: ``con`` may be serving another thread
+    try:
+        current = attachments(check)
+        usable = bool(current) and all(a.tables for a in current) and _schema_exists(check)
+    finally:
+        check.close()
+    with _READ_STATE_LOCK:
+        _READ_STATE[con] = (generation, now, usable)
+    return usable
+
+
 def read_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A cursor for reading: with attached directories, ``feedback_sentiment`` / ``aspect_mentions``
-    include their rows. Never write through it (the names resolve to views)."""
+    """THE reading connection of the store: a fresh cursor of ``con`` in which ``feedback_sentiment`` /
+    ``aspect_mentions`` include the attached Parquet rows (when there are any). Use it for every read that
+    feeds a dashboard, report or export; never write through it (those names resolve to views)."""
     cur = con.cursor()
-    current = attachments(cur)
-    # a directory that vanished would make the views fail: read the local tables only until it is detached
-    if current and all(a.tables for a in current):
+    if _views_usable(con):
         cur.execute(f"SET search_path = '{SCHEMA},main'")
     return cur

@@ -19,6 +19,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +168,27 @@ def write_export(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def xlsx_workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """Several frames as one XLSX workbook, one sheet each (sheet names are cut to Excel's 31 characters).
+
+    Same cell rules as :func:`xlsx_bytes`: text cells are explicit strings, formula-like ones neutralised.
+    """
+    workbook = Workbook(write_only=False)
+    workbook.remove(workbook.active)
+    for title, frame in sheets.items():
+        if len(frame) > XLSX_MAX_ROWS:
+            raise ExportError(f"sheet {title!r}: {len(frame):,} rows do not fit in one Excel sheet")
+        sheet = workbook.create_sheet(_xlsx_text(title)[:31] or "sheet")
+        safe = safe_frame(frame)
+        for col, name in enumerate(safe.columns, start=1):
+            _write_cell(sheet, 1, col, str(name))
+        for row_number, row in enumerate(safe.itertuples(index=False, name=None), start=2):
+            for col, value in enumerate(row, start=1):
+                _write_cell(sheet, row_number, col, _xlsx_value(value))
+    if not workbook.sheetnames:
+        workbook.create_sheet("empty")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

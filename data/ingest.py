@@ -13,7 +13,9 @@ or an overlapping file adds nothing. ``feedback_id`` is allocated as max + row n
 writer. Products are upserted on (brand, product); a value missing in the new file keeps the stored one.
 
 All row work is vectorised: the validated DataFrame is registered with DuckDB and written with
-INSERT … SELECT.
+INSERT … SELECT. ``ingest_file`` first tries the SQL fast path (:mod:`data.ingest_sql`: UTF-8 CSV/TSV and
+Parquet feedback files read, validated and hashed by DuckDB, with identical results) and falls back to the
+pandas path for everything else.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from data.mapping import FEEDBACK_FIELDS, FIELDS, KINDS, SPEC_FIELDS, guess_kind, suggest_mapping
+from data import ingest_probe, ingest_sql, rollups
+from data.mapping import FIELDS, KINDS, SPEC_FIELDS, guess_kind, suggest_mapping
 from data.readers import FileRefused, LoadedTable, read_table
 from data.store import WRITE_LOCK, transaction
 from data.validate import Validated, validate_frame
@@ -36,7 +39,7 @@ Progress = Callable[[float, str], None]
 
 # The content hash covers the mapped feedback fields, in this order; changing it would make re-imports of
 # already stored files add their rows again (tests/test_ingest.py pins the order).
-_HASH_FIELDS: tuple[str, ...] = FEEDBACK_FIELDS
+_HASH_FIELDS: tuple[str, ...] = ingest_sql.HASH_FIELDS
 _PRODUCT_VALUE_COLUMNS: tuple[str, ...] = SPEC_FIELDS
 
 
@@ -104,6 +107,14 @@ def ingest_file(
     """Read ``path`` and import it (see :func:`ingest_frame`); raises :class:`FileRefused` for a bad file."""
     file_path = Path(path)
     _notify(progress, 0.0, f"读取 {file_path.name}")
+    if kind != "products":
+        fast = ingest_probe.probe(file_path, file_path.name)
+        if fast is not None:
+            result = _ingest_fast(
+                con, fast, name=name or file_path.stem, kind=kind, mapping=mapping, progress=progress
+            )
+            if result is not None:
+                return result
     loaded = read_table(file_path, file_path.name)
     return ingest_loaded(
         con, loaded, name=name or file_path.stem, kind=kind, mapping=mapping, progress=progress
@@ -187,25 +198,60 @@ def ingest_frame(
         rejected = pd.concat([extra_rejected, rejected], ignore_index=True).sort_values("source_row")
     rows_read = len(frame) + (0 if bad_lines is None else len(bad_lines))
 
-    _notify(progress, 0.4, "写入数据库")
+    def write_rows(cur: duckdb.DuckDBPyConnection, dataset_id: int) -> tuple[int, int]:
+        if kind == "products":
+            return _upsert_products(cur, validated, dataset_id)
+        return _insert_feedback(cur, validated, dataset_id)
+
     cur = con.cursor()
     try:
-        with WRITE_LOCK, transaction(cur):
-            dataset_id = _dataset_for(cur, name, kind, source_file, encoding, mapping, is_demo)
-            if kind == "products":
-                imported, duplicates = _upsert_products(cur, validated, dataset_id)
-            else:
-                imported, duplicates = _insert_feedback(cur, validated, dataset_id)
-            _notify(progress, 0.85, "记录被拒绝的行")
-            _insert_rejected(cur, rejected, dataset_id)
-            cur.execute(
-                "UPDATE datasets SET rows_read = rows_read + ?, rows_imported = rows_imported + ?,"
-                " rows_rejected = rows_rejected + ?, rows_duplicate = rows_duplicate + ?"
-                " WHERE dataset_id = ?",
-                [rows_read, imported, len(rejected), duplicates, dataset_id],
-            )
+        return _write_import(
+            cur,
+            write_rows,
+            rejected,
+            name=name,
+            kind=kind,
+            source_file=source_file,
+            encoding=encoding,
+            mapping=mapping,
+            is_demo=is_demo,
+            rows_read=rows_read,
+            progress=progress,
+        )
     finally:
         cur.close()
+
+
+def _write_import(
+    cur: duckdb.DuckDBPyConnection,
+    write_rows: Callable[[duckdb.DuckDBPyConnection, int], tuple[int, int]],
+    rejected: pd.DataFrame,
+    *,
+    name: str,
+    kind: str,
+    source_file: str,
+    encoding: str,
+    mapping: dict[str, str],
+    is_demo: bool,
+    rows_read: int,
+    progress: Progress | None,
+) -> ImportResult:
+    """One import as one transaction, for both paths: dataset row, ``write_rows`` (returns imported and
+    duplicates), rejected rows, counters. Anything that must follow the feedback insert goes right after
+    ``write_rows``."""
+    _notify(progress, 0.4, "写入数据库")
+    with WRITE_LOCK, transaction(cur):
+        dataset_id = _dataset_for(cur, name, kind, source_file, encoding, mapping, is_demo)
+        imported, duplicates = write_rows(cur, dataset_id)
+        rollups.refresh_dataset(cur, dataset_id)  # same transaction: the dashboards' counts (data/rollups.py)
+        _notify(progress, 0.85, "记录被拒绝的行")
+        _insert_rejected(cur, rejected, dataset_id)
+        cur.execute(
+            "UPDATE datasets SET rows_read = rows_read + ?, rows_imported = rows_imported + ?,"
+            " rows_rejected = rows_rejected + ?, rows_duplicate = rows_duplicate + ?"
+            " WHERE dataset_id = ?",
+            [rows_read, imported, len(rejected), duplicates, dataset_id],
+        )
     _notify(progress, 1.0, f"完成：导入 {imported} 行，拒绝 {len(rejected)} 行，重复 {duplicates} 行")
     return ImportResult(
         dataset_id=dataset_id,
@@ -216,6 +262,83 @@ def ingest_frame(
         rejected=len(rejected),
         duplicates=duplicates,
         encoding=encoding,
+    )
+
+
+def _ingest_fast(
+    con: duckdb.DuckDBPyConnection,
+    source: ingest_probe.FastSource,
+    *,
+    name: str,
+    kind: str | None,
+    mapping: dict[str, str] | None,
+    progress: Progress | None,
+) -> ImportResult | None:
+    """Import a file through the SQL path (:mod:`data.ingest_sql`); None when it must take the pandas path.
+
+    The same checks, messages and transaction as :func:`ingest_frame`; the rows never enter Python.
+    """
+    name = " ".join(str(name).split())
+    if not name:
+        raise ValueError("a dataset needs a name")
+    cur = con.cursor()
+    try:
+        with ingest_sql.bounded_memory(cur, source):
+            return _ingest_staged(cur, source, name=name, kind=kind, mapping=mapping, progress=progress)
+    finally:
+        ingest_sql.drop(cur)
+        cur.close()
+
+
+def _ingest_staged(
+    cur: duckdb.DuckDBPyConnection,
+    source: ingest_probe.FastSource,
+    *,
+    name: str,
+    kind: str | None,
+    mapping: dict[str, str] | None,
+    progress: Progress | None,
+) -> ImportResult | None:
+    """The body of :func:`_ingest_fast` on its cursor (temporary tables live there)."""
+    staged = ingest_sql.stage(cur, source)
+    if staged is None or staged.rows == 0:
+        return None
+    columns = list(source.columns)
+    kind = kind or guess_kind(columns)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    if kind == "products":
+        return None
+    if mapping is None:
+        mapping = suggest_mapping(columns, kind, staged.head)
+    mapping = {field: column for field, column in mapping.items() if column}
+    problem = usable_mapping_problem(mapping, kind, columns)
+    if problem:
+        raise FileRefused(f"{source.filename}: {problem}")
+    _notify(progress, 0.1, "校验数据")
+    try:
+        checked = ingest_sql.check(cur, staged, mapping, kind)
+    except ingest_sql.NotForThisPath:
+        return None
+    except ValueError as exc:
+        raise FileRefused(f"{source.filename}: {exc}") from exc
+
+    def write_rows(cur: duckdb.DuckDBPyConnection, dataset_id: int) -> tuple[int, int]:
+        imported = ingest_sql.insert_feedback_from(cur, checked.relation, dataset_id)
+        return imported, checked.valid - imported
+
+    return _write_import(
+        cur,
+        write_rows,
+        checked.rejected,
+        name=name,
+        kind=kind,
+        source_file=source.filename,
+        encoding=source.encoding,
+        mapping=mapping,
+        is_demo=False,
+        rows_read=staged.rows,
+        progress=progress,
     )
 
 
@@ -257,36 +380,11 @@ def _insert_feedback(
     rows = validated.rows
     if rows.empty:
         return 0, 0
-    key_parts = ", ".join(f"coalesce(CAST({f} AS VARCHAR), '')" for f in _HASH_FIELDS)
     cur.register("_tj_ingest_rows", rows)
     try:
-        base = cur.execute("SELECT coalesce(max(feedback_id), 0) FROM feedback").fetchall()[0][0]
-        inserted = cur.execute(
-            f"""
-            INSERT INTO feedback (feedback_id, dataset_id, source_row, content_hash, channel, brand, product,
-                                  created_at, rating, nps_score, text, region, store, customer_id, extra)
-            WITH keyed AS (
-                SELECT *, sha256(concat_ws(chr(31), {key_parts}, coalesce(extra, ''))) AS row_key
-                FROM _tj_ingest_rows
-            ), numbered AS (
-                SELECT *, sha256(row_key || ':' || CAST(
-                    row_number() OVER (PARTITION BY row_key ORDER BY source_row) AS VARCHAR
-                )) AS content_hash
-                FROM keyed
-            ), fresh AS (
-                SELECT * FROM numbered n
-                WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.content_hash = n.content_hash)
-            )
-            SELECT ? + row_number() OVER (ORDER BY source_row), ?, source_row, content_hash, channel, brand,
-                   product, CAST(created_at AS TIMESTAMP), CAST(rating AS TINYINT),
-                   CAST(nps_score AS TINYINT), text, region, store, customer_id, CAST(extra AS JSON)
-            FROM fresh
-            """,
-            [int(base), dataset_id],
-        ).fetchall()
+        imported = ingest_sql.insert_feedback_from(cur, "_tj_ingest_rows", dataset_id)
     finally:
         cur.unregister("_tj_ingest_rows")
-    imported = int(inserted[0][0]) if inserted else 0
     return imported, len(rows) - imported
 
 
@@ -421,7 +519,9 @@ def delete_dataset(con: duckdb.DuckDBPyConnection, name_or_id: str | int) -> Del
     try:
         with WRITE_LOCK, transaction(cur):
             dataset_id, name = _resolve(cur, name_or_id)
-            for table in _tables_with_column(cur, "feedback_id", {"feedback"}):
+            # Alerts and cases outlive their feedback (the link dangles; the 行动 page says so).
+            kept = {"feedback", "alerts", "cases", "case_events"}
+            for table in _tables_with_column(cur, "feedback_id", kept):
                 cur.execute(
                     f"DELETE FROM {_quote_ident(table)} WHERE feedback_id IN"
                     " (SELECT feedback_id FROM feedback WHERE dataset_id = ?)",

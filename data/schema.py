@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data.rollups import BACKFILL_SQL as ROLLUP_BACKFILL_SQL
+from data.rollups import RECORD_SIZES_SQL as ROLLUP_RECORD_SIZES_SQL
+from data.rollups import SCHEMA_SQL as ROLLUP_SCHEMA_SQL
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -134,6 +138,117 @@ MIGRATIONS: tuple[Migration, ...] = (
             confidence        DOUBLE NOT NULL,
             pipeline_version  VARCHAR NOT NULL
         );
+        """,
+    ),
+    Migration(
+        version=3,
+        description="act: alert_rules, alerts, cases, case_events",
+        # Small tables (hundreds to thousands of rows), so keys and UNIQUE constraints are fine here.
+        # Codes are stored in English (kind, status, priority); the UI shows them in Chinese.
+        # cases copies brand/product/region/channel from its feedback (or from the aggregate rule's group)
+        # so data permissions filter cases with the same Filters.where() as every other table.
+        sql="""
+        CREATE SEQUENCE IF NOT EXISTS alert_rule_id_seq START 1;
+        CREATE SEQUENCE IF NOT EXISTS alert_id_seq START 1;
+        CREATE SEQUENCE IF NOT EXISTS case_id_seq START 1;
+
+        CREATE TABLE alert_rules (
+            rule_id      INTEGER PRIMARY KEY DEFAULT nextval('alert_rule_id_seq'),
+            name         VARCHAR NOT NULL UNIQUE,
+            kind         VARCHAR NOT NULL CHECK (kind IN ('nps_at_most', 'aspect_negative', 'keyword',
+                                                'aspect_net_drop', 'nps_below', 'complaint_volume')),
+            params       JSON NOT NULL,
+            scope        JSON,
+            priority     VARCHAR NOT NULL DEFAULT 'medium'
+                         CHECK (priority IN ('low', 'medium', 'high', 'urgent')),
+            sla_hours    INTEGER NOT NULL DEFAULT 72 CHECK (sla_hours > 0),
+            create_case  BOOLEAN NOT NULL DEFAULT TRUE,
+            enabled      BOOLEAN NOT NULL DEFAULT TRUE,
+            created_by   VARCHAR,
+            created_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at   TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE alerts (
+            alert_id     BIGINT PRIMARY KEY DEFAULT nextval('alert_id_seq'),
+            rule_id      INTEGER NOT NULL,
+            alert_key    VARCHAR NOT NULL UNIQUE,
+            feedback_id  BIGINT,
+            brand        VARCHAR,
+            product      VARCHAR,
+            region       VARCHAR,
+            channel      VARCHAR,
+            period_start TIMESTAMP,
+            summary      VARCHAR NOT NULL,
+            details      JSON,
+            fired_at     TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+
+        CREATE TABLE cases (
+            case_id      INTEGER PRIMARY KEY DEFAULT nextval('case_id_seq'),
+            title        VARCHAR NOT NULL,
+            feedback_id  BIGINT,
+            alert_id     BIGINT,
+            rule_id      INTEGER,
+            brand        VARCHAR,
+            product      VARCHAR,
+            region       VARCHAR,
+            channel      VARCHAR,
+            status       VARCHAR NOT NULL DEFAULT 'new'
+                         CHECK (status IN ('new', 'in_progress', 'resolved', 'closed')),
+            priority     VARCHAR NOT NULL DEFAULT 'medium'
+                         CHECK (priority IN ('low', 'medium', 'high', 'urgent')),
+            assignee     VARCHAR,
+            due_at       TIMESTAMP,
+            created_by   VARCHAR,
+            created_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at   TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            resolved_at  TIMESTAMP
+        );
+
+        CREATE TABLE case_events (
+            case_id      INTEGER NOT NULL,
+            event_at     TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            actor        VARCHAR,
+            action       VARCHAR NOT NULL,
+            field        VARCHAR,
+            old_value    VARCHAR,
+            new_value    VARCHAR,
+            note         VARCHAR
+        );
+        """,
+    ),
+    Migration(
+        version=4,
+        description="rollups: per day/month counters of feedback and aspect mentions (data/rollups.py)",
+        # Tables and their maintenance live in data/rollups.py; the backfill makes stores created before
+        # this migration current at once (python cli.py rollups rebuild does the same on demand).
+        sql=ROLLUP_SCHEMA_SQL + "\n" + ROLLUP_BACKFILL_SQL + "\n" + ROLLUP_RECORD_SIZES_SQL,
+    ),
+    Migration(
+        version=5,
+        description="annotation cache served in SQL: annotation_text_keys, annotation_cache.mention_rows",
+        # Both written by models/annotation_store.py with each new annotation_cache entry, so feedback whose
+        # raw text was seen before is annotated from the cache in SQL alone:
+        # - annotation_text_keys maps raw_hash = substr(sha256(feedback.text), 1, 32) to text_hash, the hash
+        #   of the *normalised* text (normalisation is Python code DuckDB cannot run). A cache like
+        #   annotation_cache: no feedback_id/dataset_id, kept when a dataset is deleted.
+        # - mention_rows = the mentions JSON parsed once (unnesting it is ~2x cheaper than parsing the JSON
+        #   on every re-annotation); mentions stays the canonical, portable form.
+        sql="""
+        CREATE TABLE IF NOT EXISTS annotation_text_keys (
+            raw_hash          VARCHAR NOT NULL,
+            pipeline_version  VARCHAR NOT NULL,
+            text_hash         VARCHAR NOT NULL
+        );
+
+        ALTER TABLE annotation_cache ADD COLUMN IF NOT EXISTS mention_rows STRUCT(
+            aspect_path VARCHAR, aspect_top VARCHAR, term VARCHAR, clause VARCHAR,
+            span_start INTEGER, span_end INTEGER, polarity VARCHAR, confidence DOUBLE
+        )[];
+        UPDATE annotation_cache SET mention_rows = from_json(mentions, '[{"aspect_path": "VARCHAR",
+            "aspect_top": "VARCHAR", "term": "VARCHAR", "clause": "VARCHAR", "span_start": "INTEGER",
+            "span_end": "INTEGER", "polarity": "VARCHAR", "confidence": "DOUBLE"}]');
         """,
     ),
 )

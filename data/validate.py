@@ -57,6 +57,7 @@ SPEC_RANGES: dict[str, tuple[float, float, str]] = {
     "screen_in": (0.5, 40, "英寸"),
 }
 TEXT_LABEL_FIELDS: tuple[str, ...] = ("channel", "region", "store", "customer_id")
+SCORE_RANGES: dict[str, tuple[int, int]] = {"rating": (1, 5), "nps_score": (0, 10)}
 TRUE_TOKENS = frozenset({"1", "true", "yes", "y", "是", "本品", "自有", "t"})
 FALSE_TOKENS = frozenset({"0", "false", "no", "n", "否", "竞品", "f"})
 
@@ -220,7 +221,8 @@ def map_unique(series: pd.Series, func: Callable[[str], object]) -> pd.Series:
     return series.map(lookup, na_action="ignore").astype("object")
 
 
-def _year_bounds() -> tuple[pd.Timestamp, pd.Timestamp]:
+def year_bounds() -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[first plausible date, first implausible future date) of feedback."""
     return pd.Timestamp(MIN_YEAR, 1, 1), pd.Timestamp(dt.date.today().year + 2, 1, 1)
 
 
@@ -318,6 +320,72 @@ def _add_key(json_text: object, key: str, value: object) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+def score_field(series: pd.Series, column: str, field: str) -> tuple[pd.Series, pd.Series]:
+    """A score column (``rating`` 1–5 or ``nps_score`` 0–10): (clean Int8 values, first reason or NaN).
+
+    Each value's result depends on that value alone, so the SQL import path (:mod:`data.ingest_sql`) calls
+    this on the distinct values of a column and joins the answers back.
+    """
+    low, high = SCORE_RANGES[field]
+    values, bad = parse_score(series)
+    label = "评分" if field == "rating" else "推荐分 (NPS)"
+    raw = as_string(series)
+    reasons = _Reasons(series.index)
+    reasons.add(bad, _value_reason(column, raw, f"不是数字：{label}须为 {low}–{high} 的整数。"), column)
+    out_of_range = values.notna() & ((values < low) | (values > high))
+    reasons.add(
+        out_of_range, _value_reason(column, raw, f"超出范围：{label}须为 {low}–{high} 的整数。"), column
+    )
+    fractional = values.notna() & (values != values.round())
+    reasons.add(
+        fractional, _value_reason(column, raw, f"不是整数：{label}须为 {low}–{high} 的整数。"), column
+    )
+    clean = values.where(~(bad | out_of_range | fractional))
+    return clean.round().astype("Int8"), reasons.reason
+
+
+def date_field(series: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
+    """A feedback date column: (datetime64 values, NaT where rejected; first reason or NaN). Per value."""
+    values, bad = parse_dates(series)
+    raw = as_string(series)
+    reasons = _Reasons(series.index)
+    reasons.add(
+        bad,
+        _value_reason(
+            column, raw, "不是有效日期：请用 2024-05-01、2024/5/1 14:30 或 2024年5月1日 这样的格式。"
+        ),
+        column,
+    )
+    low, high = year_bounds()
+    implausible = values.notna() & ((values < low) | (values >= high))
+    reasons.add(
+        implausible,
+        _value_reason(column, raw, f"年份不合理：须在 {low.year} 年至 {high.year - 1} 年之间。"),
+        column,
+    )
+    return values.where(~(bad | implausible)), reasons.reason
+
+
+def brand_product_fields(
+    brand_source: pd.Series | None, product_source: pd.Series | None, index: pd.Index
+) -> tuple[pd.Series, pd.Series]:
+    """Feedback ``brand`` (canonical, else found in the product title) and ``product`` (short model name).
+
+    Per (brand value, product value) pair, so the SQL import path computes it on the distinct pairs.
+    """
+    product_raw = as_string(product_source) if product_source is not None else None
+    if brand_source is not None:
+        brand = map_unique(as_string(brand_source), canonical_brand)
+    else:
+        brand = pd.Series(np.nan, index=index, dtype="object")
+    if product_raw is not None:
+        brand = brand.where(brand.notna(), map_unique(product_raw, brand_from_title))
+        product = map_unique(product_raw, short_product_name).str.slice(0, MAX_LABEL_CHARS)
+    else:
+        product = pd.Series(np.nan, index=index, dtype="str")
+    return brand.astype("str").str.slice(0, MAX_LABEL_CHARS).where(brand.notna()), product
+
+
 def _validate_feedback(
     frame: pd.DataFrame, mapping: dict[str, str], kind: str, rows: pd.DataFrame, reasons: _Reasons
 ) -> None:
@@ -337,64 +405,27 @@ def _validate_feedback(
     else:
         rows["text"] = pd.Series(np.nan, index=index, dtype="str")
 
-    for field, low, high in (("rating", 1, 5), ("nps_score", 0, 10)):
+    for field in SCORE_RANGES:
         if field not in mapping:
             rows[field] = pd.Series(pd.NA, index=index, dtype="Int8")
             continue
         col = mapping[field]
-        values, bad = parse_score(frame[col])
-        label = "评分" if field == "rating" else "推荐分 (NPS)"
-        raw = as_string(frame[col])
-        reasons.add(bad, _value_reason(col, raw, f"不是数字：{label}须为 {low}–{high} 的整数。"), col)
-        out_of_range = values.notna() & ((values < low) | (values > high))
-        reasons.add(
-            out_of_range,
-            _value_reason(col, raw, f"超出范围：{label}须为 {low}–{high} 的整数。"),
-            col,
-        )
-        fractional = values.notna() & (values != values.round())
-        reasons.add(
-            fractional,
-            _value_reason(col, raw, f"不是整数：{label}须为 {low}–{high} 的整数。"),
-            col,
-        )
-        clean = values.where(~(bad | out_of_range | fractional))
-        rows[field] = clean.round().astype("Int8")
+        clean, reason = score_field(frame[col], col, field)
+        reasons.add(reason.notna(), reason, col)
+        rows[field] = clean
         has_content |= clean.notna()
 
     if "created_at" in mapping:
         col = mapping["created_at"]
-        values, bad = parse_dates(frame[col])
-        raw = as_string(frame[col])
-        reasons.add(
-            bad,
-            _value_reason(
-                col, raw, "不是有效日期：请用 2024-05-01、2024/5/1 14:30 或 2024年5月1日 这样的格式。"
-            ),
-            col,
-        )
-        low, high = _year_bounds()
-        implausible = values.notna() & ((values < low) | (values >= high))
-        reasons.add(
-            implausible,
-            _value_reason(col, raw, f"年份不合理：须在 {low.year} 年至 {high.year - 1} 年之间。"),
-            col,
-        )
-        rows["created_at"] = values.where(~(bad | implausible))
+        values, reason = date_field(frame[col], col)
+        reasons.add(reason.notna(), reason, col)
+        rows["created_at"] = values
     else:
         rows["created_at"] = pd.Series(pd.NaT, index=index, dtype="datetime64[us]")
 
-    product_raw = as_string(frame[mapping["product"]]) if "product" in mapping else None
-    if "brand" in mapping:
-        brand = map_unique(as_string(frame[mapping["brand"]]), canonical_brand)
-    else:
-        brand = pd.Series(np.nan, index=index, dtype="object")
-    if product_raw is not None:
-        brand = brand.where(brand.notna(), map_unique(product_raw, brand_from_title))
-        rows["product"] = map_unique(product_raw, short_product_name).str.slice(0, MAX_LABEL_CHARS)
-    else:
-        rows["product"] = pd.Series(np.nan, index=index, dtype="str")
-    rows["brand"] = brand.astype("str").str.slice(0, MAX_LABEL_CHARS).where(brand.notna())
+    brand_source = frame[mapping["brand"]] if "brand" in mapping else None
+    product_source = frame[mapping["product"]] if "product" in mapping else None
+    rows["brand"], rows["product"] = brand_product_fields(brand_source, product_source, index)
     for field in TEXT_LABEL_FIELDS:
         if field in mapping:
             rows[field] = clean_text(frame[mapping[field]]).str.slice(0, MAX_LABEL_CHARS)
@@ -452,7 +483,7 @@ def _validate_products(
             _value_reason(col, raw, "不是有效日期或年份（例如 2023-06-01、Jun-23、2023）。"),
             col,
         )
-        low, high = pd.Timestamp(1970, 1, 1), _year_bounds()[1]
+        low, high = pd.Timestamp(1970, 1, 1), year_bounds()[1]
         implausible = values.notna() & ((values < low) | (values >= high))
         reasons.add(implausible, _value_reason(col, raw, "年份不合理。"), col)
         rows["release_date"] = values.where(~(bad | implausible)).dt.normalize()

@@ -15,6 +15,13 @@ of named features, scored by a multinomial logistic regression trained by :mod:`
 Confidence is the temperature-calibrated probability of the predicted class. Neutral comes out where the
 evidence is weak (no opinion word, or only ambiguous ones), as learned from the shampoo and restaurant data.
 
+Ensemble: when the weights hold a *window member* (:class:`WindowMember`: character 1–3-gram sublinear TF-IDF
++ logistic regression over :data:`MEMBER_WINDOW` characters each side of the masked aspect, across clause
+boundaries), the probabilities are ``(1 - w) · p_clause_model + w · p_member`` with the member's weight ``w``
+stored beside it (chosen by 5-fold cross-validation, see the model card). The member never sees the term, so
+it is not used for a term that is itself a polar opinion word (complaint terms such as 发热, 掉电, 卡顿:
+"没有Ⓐ" reads negative to it, "Ⓐ很快" positive): :func:`member_applies`.
+
 The weights are a small ``.npz`` in ``models/weights/aspect/`` (see its MODEL_CARD.md); importing this
 module is cheap (numpy only), and :func:`load_aspect_model` reads the weights once per process.
 """
@@ -315,8 +322,112 @@ def featurize(
     return features, contexts
 
 
+#: Characters on each side of the masked aspect read by the window member.
+MEMBER_WINDOW = 15
+MEMBER_NGRAMS: tuple[int, ...] = (1, 2, 3)
+
+
+def member_window(text: str, start: int, end: int) -> str:
+    """The window member's input: up to :data:`MEMBER_WINDOW` characters each side of the masked aspect."""
+    return text[max(0, start - MEMBER_WINDOW) : start] + MASK + text[end : end + MEMBER_WINDOW]
+
+
+def member_windows(texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> list[str]:
+    """:func:`member_window` of each mention, on the width-folded text (as :func:`featurize` reads it)."""
+    return [
+        member_window(_fold(text), int(start), int(end))
+        for text, (start, end) in zip(texts, spans, strict=True)
+    ]
+
+
+def window_ngram_counts(window: str) -> dict[str, int]:
+    """Counts of the character 1–3-grams of a window."""
+    counts: dict[str, int] = {}
+    for n in MEMBER_NGRAMS:
+        for i in range(len(window) - n + 1):
+            gram = window[i : i + n]
+            counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def tfidf_entries(
+    windows: Sequence[str], index: dict[str, int], idf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, values)`` of the L2-normalised sublinear TF-IDF matrix of ``windows`` over ``index``
+    (n-grams outside the vocabulary are ignored), as :class:`sklearn.feature_extraction.text.TfidfVectorizer`
+    with ``sublinear_tf=True`` computes it."""
+    names: list[str] = []
+    counts: list[int] = []
+    lengths: list[int] = []
+    for window in windows:
+        grams = window_ngram_counts(window)
+        names.extend(grams)
+        counts.extend(grams.values())
+        lengths.append(len(grams))
+    cols = np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
+    rows = np.repeat(np.arange(len(windows)), lengths)
+    known = cols >= 0
+    rows, cols = rows[known], cols[known]
+    values = (1.0 + np.log(np.asarray(counts, dtype=np.float64)[known])) * idf[cols]
+    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(windows)))
+    values = values / np.where(norms > 0, norms, 1.0)[rows]
+    return rows, cols, values
+
+
+@dataclass(frozen=True, eq=False)
+class WindowMember:
+    """The ensemble's second member: char 1–3-gram sublinear TF-IDF + logistic regression on
+    :func:`member_window`; ``weight`` is its share of the averaged probabilities."""
+
+    vocabulary: tuple[str, ...]
+    idf: np.ndarray
+    coef: np.ndarray  # (n_features, len(LABELS))
+    intercept: np.ndarray
+    weight: float
+
+    def __post_init__(self) -> None:
+        size = len(self.vocabulary)
+        if self.coef.shape != (size, len(LABELS)) or self.idf.shape != (size,):
+            raise AspectModelError(
+                f"Aspect window member is inconsistent: coef {self.coef.shape}, idf {self.idf.shape} for "
+                f"{len(self.vocabulary)} n-grams."
+            )
+        if not 0.0 <= self.weight <= 1.0:
+            raise AspectModelError(f"Aspect window member weight {self.weight} is not in [0, 1].")
+
+    @property
+    def index(self) -> dict[str, int]:
+        cached = self.__dict__.get("_index")
+        if cached is None:
+            cached = {name: i for i, name in enumerate(self.vocabulary)}
+            object.__setattr__(self, "_index", cached)
+        return cached
+
+    def probabilities(self, windows: Sequence[str]) -> np.ndarray:
+        rows, cols, values = tfidf_entries(windows, self.index, self.idf)
+        logits = np.tile(self.intercept.astype(np.float64), (len(windows), 1))
+        contrib = self.coef[cols].astype(np.float64) * values[:, None]
+        for k in range(len(LABELS)):
+            logits[:, k] += np.bincount(rows, weights=contrib[:, k], minlength=len(windows))
+        return _softmax(logits)
+
+
+def member_applies(features: Sequence[dict[str, float]]) -> np.ndarray:
+    """Per mention: whether the window member takes part (not when the term holds a polar opinion word)."""
+    return np.fromiter(
+        (not ("in:+" in feats or "in:-" in feats) for feats in features), dtype=bool, count=len(features)
+    )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
 class AspectPolarityModel:
-    """Multinomial logistic regression over :func:`mention_features`, with temperature calibration."""
+    """Multinomial logistic regression over :func:`mention_features`, with temperature calibration, averaged
+    with an optional :class:`WindowMember`."""
 
     def __init__(
         self,
@@ -327,7 +438,9 @@ class AspectPolarityModel:
         lexicon: Lexicon,
         weights_digest: str,
         metadata: dict[str, Any] | None = None,
+        member: WindowMember | None = None,
     ) -> None:
+        self.member = member
         self.index = {name: i for i, name in enumerate(vocabulary)}
         self.coef = np.asarray(coef, dtype=np.float32)
         self.intercept = np.asarray(intercept, dtype=np.float32)
@@ -361,14 +474,27 @@ class AspectPolarityModel:
 
     def probabilities(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> np.ndarray:
         """Calibrated class probabilities, columns in :data:`LABELS` order."""
-        features, _ = featurize(texts, spans, self.lexicon)
-        return self.probabilities_from_features(features)
+        features, contexts = featurize(texts, spans, self.lexicon)
+        return self.probabilities_from_features(features, contexts)
 
-    def probabilities_from_features(self, features: Sequence[dict[str, float]]) -> np.ndarray:
-        logits = self._logits(features) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+    def probabilities_from_features(
+        self, features: Sequence[dict[str, float]], contexts: Sequence[MentionContext] | None = None
+    ) -> np.ndarray:
+        """Probabilities from :func:`featurize`'s output; the window member needs the ``contexts`` too."""
+        probs = _softmax(self._logits(features) / self.temperature)
+        if self.member is None or self.member.weight == 0.0:
+            return probs
+        if contexts is None or len(contexts) != len(features):
+            raise AspectModelError("This aspect model is an ensemble: pass the mention contexts as well.")
+        applies = member_applies(features)
+        if not applies.any():
+            return probs
+        windows = [
+            member_window(ctx.text, ctx.start, ctx.end) for ctx, a in zip(contexts, applies, strict=True) if a
+        ]
+        weight = self.member.weight
+        probs[applies] = (1.0 - weight) * probs[applies] + weight * self.member.probabilities(windows)
+        return probs
 
     def predict(self, texts: Sequence[str], spans: Sequence[tuple[int, int]]) -> list[tuple[str, float]]:
         """Polarity label and confidence for the aspect at ``spans[i]`` (``[start, end)``) in ``texts[i]``."""
@@ -382,7 +508,7 @@ class AspectPolarityModel:
         """Why the aspect at ``span`` got its polarity: its clause, the deciding words, top features."""
         features, contexts = featurize([text], [span], self.lexicon)
         ctx = contexts[0]
-        probs = self.probabilities_from_features(features)[0]
+        probs = self.probabilities_from_features(features, contexts)[0]
         label = int(probs.argmax())
         contributions: list[tuple[str, float]] = []
         for name, value in features[0].items():
@@ -427,18 +553,27 @@ def save_weights(
     intercept: np.ndarray,
     temperature: float,
     metadata: dict[str, Any],
+    member: WindowMember | None = None,
 ) -> None:
     """Write the weights as one compressed ``.npz`` (no pickle) with a JSON metadata string."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {
+        "vocabulary": np.asarray(list(vocabulary), dtype=str),
+        "coef": np.asarray(coef, dtype=np.float32),
+        "intercept": np.asarray(intercept, dtype=np.float32),
+        "temperature": np.asarray([temperature], dtype=np.float64),
+        "metadata": np.asarray(json.dumps(metadata, ensure_ascii=False, sort_keys=True)),
+    }
+    if member is not None:
+        arrays |= {
+            "member_vocabulary": np.asarray(list(member.vocabulary), dtype=str),
+            "member_idf": np.asarray(member.idf, dtype=np.float16),
+            "member_coef": np.asarray(member.coef, dtype=np.float16),
+            "member_intercept": np.asarray(member.intercept, dtype=np.float32),
+            "member_weight": np.asarray([member.weight], dtype=np.float64),
+        }
     with path.open("wb") as handle:
-        np.savez_compressed(
-            handle,
-            vocabulary=np.asarray(list(vocabulary), dtype=str),
-            coef=np.asarray(coef, dtype=np.float32),
-            intercept=np.asarray(intercept, dtype=np.float32),
-            temperature=np.asarray([temperature], dtype=np.float64),
-            metadata=np.asarray(json.dumps(metadata, ensure_ascii=False, sort_keys=True)),
-        )
+        np.savez_compressed(handle, **arrays)
 
 
 def load_weights(path: Path = WEIGHTS_FILE, lexicon: Lexicon | None = None) -> AspectPolarityModel:
@@ -454,6 +589,15 @@ def load_weights(path: Path = WEIGHTS_FILE, lexicon: Lexicon | None = None) -> A
             coef, intercept = data["coef"], data["intercept"]
             temperature = float(data["temperature"][0])
             metadata = json.loads(str(data["metadata"]))
+            member = None
+            if "member_coef" in data.files:
+                member = WindowMember(
+                    vocabulary=tuple(str(v) for v in data["member_vocabulary"]),
+                    idf=np.asarray(data["member_idf"], dtype=np.float16),
+                    coef=np.asarray(data["member_coef"], dtype=np.float16),
+                    intercept=np.asarray(data["member_intercept"], dtype=np.float64),
+                    weight=float(data["member_weight"][0]),
+                )
     except (OSError, KeyError, ValueError) as exc:
         raise AspectModelError(
             f"Aspect polarity weights at {path} are unreadable ({exc}); retrain them."
@@ -466,6 +610,7 @@ def load_weights(path: Path = WEIGHTS_FILE, lexicon: Lexicon | None = None) -> A
         lexicon or load_lexicon(),
         hashlib.sha256(raw).hexdigest(),
         metadata,
+        member,
     )
 
 

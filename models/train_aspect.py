@@ -38,9 +38,14 @@ from models.aspect_polarity import (
     MASK,
     TERM_LEFT,
     WEIGHTS_FILE,
+    WindowMember,
     featurize,
     load_weights,
+    member_applies,
+    member_windows,
     save_weights,
+    tfidf_entries,
+    window_ngram_counts,
 )
 from models.metrics import accuracy
 from models.opinion_lexicon import load_lexicon
@@ -284,6 +289,67 @@ def baseline_scores(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# The window member of the ensemble
+# ---------------------------------------------------------------------------------------------------------
+
+#: Share of the window member in the averaged probabilities, chosen by 5-fold CV on the training side
+#: (0.2 / 0.35 / 0.5 tried; 0.2 best on the mean of phone/camera/notebook/car, see the model card).
+DEFAULT_MEMBER_WEIGHT = 0.2
+MEMBER_C = 10.0
+#: N-grams seen in fewer windows are dropped (keeps the weights file small: ~75k n-grams at 3, ~130k at 2).
+MEMBER_MIN_DF = 3
+
+
+def fit_window_member(
+    frame: pd.DataFrame, weight: float, c: float = MEMBER_C, min_df: int = MEMBER_MIN_DF
+) -> WindowMember:
+    """Fit the window member (char 1–3-gram sublinear TF-IDF + LR on ±15 characters around the masked
+    aspect) on ``frame``'s mentions, unweighted; ``weight`` is its share in the ensemble."""
+    from scipy.sparse import csr_matrix
+
+    windows = member_windows(list(frame["text"]), list(zip(frame["start"], frame["end"], strict=True)))
+    df: Counter[str] = Counter()
+    for window in windows:
+        df.update(window_ngram_counts(window).keys())
+    vocabulary = sorted(name for name, count in df.items() if count >= min_df)
+    counts = np.asarray([df[name] for name in vocabulary], dtype=np.float64)
+    idf = np.log((1.0 + len(windows)) / (1.0 + counts)) + 1.0
+    index = {name: i for i, name in enumerate(vocabulary)}
+    rows, cols, values = tfidf_entries(windows, index, idf)
+    matrix = csr_matrix((values, (rows, cols)), shape=(len(windows), len(vocabulary)))
+    model = fit_lr(matrix, label_ids(frame["label"]), c)
+    coef, intercept = expand_coef(model)
+    # Stored as float16 (half the file); quantised here so that what is measured is what ships.
+    return WindowMember(
+        tuple(vocabulary), idf.astype(np.float16), coef.astype(np.float16), intercept, float(weight)
+    )
+
+
+def ensemble_probabilities(
+    logits: np.ndarray,
+    temperature: float,
+    member: WindowMember | None,
+    frame: pd.DataFrame,
+    features: Sequence[dict[str, float]],
+) -> np.ndarray:
+    """What the shipped model computes for ``frame``'s mentions (``features`` from :func:`featurize`) from
+    the clause model's ``logits``."""
+    scaled = logits / temperature
+    probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    if member is None or member.weight == 0.0:
+        return probs
+    applies = member_applies(features)
+    spans = list(zip(frame["start"], frame["end"], strict=True))
+    windows = [w for w, a in zip(member_windows(list(frame["text"]), spans), applies, strict=True) if a]
+    if windows:
+        probs[applies] = (1.0 - member.weight) * probs[applies] + member.weight * member.probabilities(
+            windows
+        )
+    return probs
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The whole run
 # ---------------------------------------------------------------------------------------------------------
 
@@ -448,6 +514,83 @@ def complaint_substitutions(opinion_terms: pd.DataFrame) -> pd.DataFrame:
     return extra.reset_index(drop=True)
 
 
+CV_FOLDS = 5
+#: The clause model's neutral offset and temperature used in cross-validation (the shipped values of the
+#: 2026-11-25 run; :func:`train` tunes both on the held-out split).
+CV_NEUTRAL_SHIFT = -0.25
+CV_TEMPERATURE = 1.2
+
+
+def cv_fold(text: str, folds: int = CV_FOLDS) -> int:
+    """The cross-validation fold of a sentence (all mentions of one sentence share a fold)."""
+    digest = hashlib.sha256(("cv|" + text).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
+def cross_validate(
+    root: Path | None = None,
+    member_weights: Sequence[float] = (0.0, DEFAULT_MEMBER_WEIGHT),
+    folds: int = CV_FOLDS,
+    c: float = DEFAULT_C,
+    min_df: int = DEFAULT_MIN_DF,
+    restaurant_weight: float = DEFAULT_RESTAURANT_WEIGHT,
+    augment_weight: float = DEFAULT_AUGMENT_WEIGHT,
+    log: Callable[[str], None] = print,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``folds``-fold cross-validation over the *training side* only (the held-out split is not touched),
+    grouped by sentence, with the same procedure as :func:`train` (augmentation from the training folds,
+    clause model, window member); returns per-domain accuracy for each member weight (0 = clause model
+    alone), keyed ``"w=<weight>"``."""
+    data = load_all(root, with_restaurant=restaurant_weight > 0)
+    train_side = data[~data["held_out"]].reset_index(drop=True)
+    fold_ids = train_side["text"].map(lambda text: cv_fold(text, folds)).to_numpy()
+    predicted: dict[float, list[np.ndarray]] = {w: [] for w in member_weights}
+    tested: list[pd.DataFrame] = []
+    for k in range(folds):
+        started = time.perf_counter()
+        fit_part = train_side[fold_ids != k].reset_index(drop=True)
+        test_part = train_side[fold_ids == k].reset_index(drop=True)
+        augmented = fit_part
+        if augment_weight > 0:
+            extra = opinion_term_mentions(fit_part)
+            augmented = pd.concat(
+                [fit_part, extra, complaint_term_mentions(fit_part), complaint_substitutions(extra)],
+                ignore_index=True,
+            )
+        fit_feats, _ = featurize(
+            list(augmented["text"]), list(zip(augmented["start"], augmented["end"], strict=True))
+        )
+        test_feats, _ = featurize(
+            list(test_part["text"]), list(zip(test_part["start"], test_part["end"], strict=True))
+        )
+        vocabulary = build_vocabulary(fit_feats, min_df)
+        model = fit_lr(
+            to_matrix(fit_feats, vocabulary),
+            label_ids(augmented["label"]),
+            c,
+            _sample_weights(augmented, restaurant_weight, augment_weight),
+        )
+        coef, intercept = expand_coef(model)
+        logits = np.asarray(to_matrix(test_feats, vocabulary) @ coef) + intercept
+        logits[:, LABELS.index("neutral")] += CV_NEUTRAL_SHIFT
+        member = fit_window_member(fit_part, 1.0) if any(w > 0 for w in member_weights) else None
+        for weight in member_weights:
+            fitted = (
+                None
+                if member is None
+                else WindowMember(member.vocabulary, member.idf, member.coef, member.intercept, weight)
+            )
+            probs = ensemble_probabilities(logits, CV_TEMPERATURE, fitted, test_part, test_feats)
+            predicted[weight].append(probs.argmax(axis=1))
+        tested.append(test_part)
+        log(f"fold {k + 1}/{folds}: {len(test_part)} mentions, {time.perf_counter() - started:.0f} s")
+    everything = pd.concat(tested, ignore_index=True)
+    return {
+        f"w={weight}": evaluate_frame(everything, np.concatenate(parts))
+        for weight, parts in predicted.items()
+    }
+
+
 def gold_macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     """Mean F1 of the classes present in ``truth`` (a prediction of any other class is an error).
 
@@ -490,6 +633,7 @@ def train(
     with_baseline: bool = True,
     refit_all: bool = False,
     augment_weight: float = DEFAULT_AUGMENT_WEIGHT,
+    member_weight: float = DEFAULT_MEMBER_WEIGHT,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Fit on the training side, measure on the held-out side, save the weights; returns the report.
@@ -534,12 +678,15 @@ def train(
     neutral_shift = tune_neutral_shift(logits, test_part)
     logits[:, LABELS.index("neutral")] += neutral_shift
     temperature = fit_temperature(logits, label_ids(test_part["label"]))
-    scaled = logits / temperature
-    probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
+    member = fit_window_member(original_train, member_weight) if member_weight > 0 else None
+    probs = ensemble_probabilities(logits, temperature, member, test_part, test_feats)
     report: dict[str, Any] = {
-        "held_out": {"model": evaluate_frame(test_part, logits.argmax(axis=1), probs)},
+        "held_out": {
+            "model": evaluate_frame(test_part, probs.argmax(axis=1), probs),
+            "clause_model": evaluate_frame(test_part, logits.argmax(axis=1)),
+        },
         "temperature": temperature,
+        "member_weight": member_weight,
         "neutral_shift": neutral_shift,
         "c": c,
         "min_df": min_df,
@@ -566,6 +713,10 @@ def train(
             _sample_weights(everything, restaurant_weight, augment_weight),
         )
         final_coef, final_intercept = expand_coef(final)
+        if member is not None:
+            member = fit_window_member(
+                pd.concat([original_train, test_part], ignore_index=True), member_weight
+            )
     else:
         everything, final_vocab = train_part, vocabulary
         final_coef, final_intercept = coef, intercept.copy()
@@ -586,8 +737,10 @@ def train(
         "labels": list(LABELS),
         "refit_on_held_out": refit_all,
         "augment_weight": augment_weight,
+        "member_weight": member_weight,
+        "member_features": len(member.vocabulary) if member is not None else 0,
     }
-    save_weights(output, kept_vocab, final_coef[keep], final_intercept, temperature, metadata)
+    save_weights(output, kept_vocab, final_coef[keep], final_intercept, temperature, metadata, member)
     report["weights"] = str(output)
     report["features"] = len(kept_vocab)
     report["refit_on_held_out"] = refit_all
@@ -614,6 +767,12 @@ Labels: negative / neutral / positive. Confidence: softmax with temperature {tem
 on the held-out split; neutral logit offset {neutral_shift:+.2f}, chosen there to maximise the mean
 per-domain accuracy.
 
+Ensemble: the probabilities are averaged with a *window member* (share {member_weight}): char 1–3-gram
+sublinear TF-IDF + logistic regression (C=10, n-grams in at least 3 windows, {member_features} kept) over
+15 characters each side of the masked aspect, across clause boundaries, trained on the same mentions
+without augmentation. The share was chosen by 5-fold cross-validation on the training side
+(`python bench/cv_aspect.py`), not on the held-out split; see the CV table below.
+
 ## Training data (train splits only; the official test splits were never seen)
 
 - `pyabsa_chinese_apc`: phone, camera, notebook, car, shampoo `*_train.csv` (research-only licence).
@@ -632,8 +791,8 @@ Command: `{command}` ({seconds} s on 2 CPU cores). Model version: `{version}`.
 
 ## Held-out results (this run)
 
-| domain | n | baseline acc | model acc | model macro-F1 | model ECE |
-| --- | --- | --- | --- | --- | --- |
+| domain | n | baseline acc | clause model alone acc | model acc | model macro-F1 | model ECE |
+| --- | --- | --- | --- | --- | --- | --- |
 """
 
 _CARD_TAIL = """
@@ -646,6 +805,10 @@ aspect, same training mentions.
   (0.61), "耗电很少" positive only where the context says so; 延迟, 温度 and 发热量 are not complaint terms
   (延迟低 / 温度低 are good) and are read from their context.
 
+- The window member never sees the term (it is masked), so it is left out for terms that are polar words
+  themselves (complaint terms: "没有Ⓐ" reads negative to it, "Ⓐ很快" positive); those mentions get the
+  clause model's probabilities unchanged. The mixture is not re-calibrated: ECE on the device domains
+  rose from 0.03–0.08 to 0.05–0.07.
 - The phone/camera/notebook/car data are short clauses from older reviews; the held-out sets are
   small (notebook under 100 mentions), so one domain's figure moves by several points between splits.
 - Neutral is learned only from shampoo and restaurant reviews; elsewhere it is rare by design.
@@ -654,20 +817,54 @@ aspect, same training mentions.
 """
 
 
-def write_model_card(report: dict[str, Any], path: Path, command: str) -> None:
-    """Write the model card beside the weights, with the held-out table of this run."""
+#: 5-fold CV on the training side (`python bench/cv_aspect.py --weights 0,0.2,0.35`, 2026-11-25), for the
+#: model card; rerun that command after changing the training procedure and paste its table here.
+CV_TABLE = """
+## Cross-validation on the training side (5 folds grouped by sentence; held-out split not used)
+
+{table}
+"""
+
+
+def write_model_card(
+    report: dict[str, Any], path: Path, command: str, cv_markdown: str | None = None
+) -> None:
+    """Write the model card beside the weights, with the held-out table of this run and the CV table
+    (``cv_markdown``; without it, the CV section of the existing card is kept, marked as an earlier run)."""
+    if cv_markdown:
+        cv_table = CV_TABLE.format(table=cv_markdown.strip())
+    else:
+        previous = path.read_text(encoding="utf-8") if path.is_file() else ""
+        marker, stop = "\n## Cross-validation", "\nBaseline: char"
+        cv_table = ""
+        if marker in previous and stop in previous.split(marker, 1)[1]:
+            kept = previous.split(marker, 1)[1].split(stop, 1)[0]
+            note = "\n(From an earlier run: rerun `python bench/cv_aspect.py` for these weights.)\n"
+            cv_table = marker + kept.rstrip() + "\n" + ("" if "earlier run" in kept else note)
     baseline = report["held_out"].get("baseline", {})
+    alone = report["held_out"].get("clause_model", {})
     rows = []
     for domain, score in report["held_out"]["model"].items():
         base = baseline.get(domain, {}).get("accuracy")
         base_text = f"{base:.4f}" if base is not None else "—"
+        single = alone.get(domain, {}).get("accuracy")
+        single_text = f"{single:.4f}" if single is not None else "—"
         rows.append(
-            f"| {domain} | {score['n']} | {base_text} | {score['accuracy']:.4f} | {score['macro_f1']:.4f} "
-            f"| {score.get('ece', float('nan')):.4f} |"
+            f"| {domain} | {score['n']} | {base_text} | {single_text} | {score['accuracy']:.4f} "
+            f"| {score['macro_f1']:.4f} | {score.get('ece', float('nan')):.4f} |"
         )
     weights = path.parent / WEIGHTS_FILE.name
     version = load_weights(weights).version if weights.is_file() else "—"
+    shipped = load_weights(weights).member if weights.is_file() else None
+    member_features = len(shipped.vocabulary) if shipped is not None else 0
     head = _CARD_HEAD.format(
-        command=command, version=version, **{"augment_weight": DEFAULT_AUGMENT_WEIGHT, **report}
+        command=command,
+        version=version,
+        **{
+            "augment_weight": DEFAULT_AUGMENT_WEIGHT,
+            "member_weight": DEFAULT_MEMBER_WEIGHT,
+            "member_features": member_features,
+            **report,
+        },
     )
-    path.write_text(head + "\n".join(rows) + "\n" + _CARD_TAIL, encoding="utf-8")
+    path.write_text(head + "\n".join(rows) + "\n" + cv_table + _CARD_TAIL, encoding="utf-8")

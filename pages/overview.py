@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import cache, cards, charts, exec_overview, frame
+from components import cache, cards, charts, exec_overview, frame, report_download
 from components.cards import OverviewKpis
 from components.i18n import current_lang, register, t
 from components.safe_text import escape_markdown
@@ -123,6 +123,7 @@ def main() -> None:
     nps_section(kpis, filters, lang)
     exec_overview.aspects_moved_section(filters, lang)
     volume_section(filters, lang)
+    report_download.report_section(filters, lang)
 
 
 main()

@@ -24,6 +24,7 @@ from models.annotation_store import (
     annotate_dataset,
     annotation_status,
     dataset_taxonomy,
+    raw_text_key,
     set_dataset_taxonomy,
 )
 from models.aspects import AspectMatcher
@@ -418,3 +419,156 @@ def test_real_models_end_to_end(tmp_path: Path) -> None:
     again = annotate_dataset(con, "again")
     assert again.texts_scored == 0 and annotator.texts_scored == before
     con.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The SQL-only cache path
+# ---------------------------------------------------------------------------------------------------------
+
+TRICKY_TEXTS = [
+    "",
+    " ",
+    "屏幕很好",
+    "ＦＵＬＬ　ＷＩＤＴＨ，！",
+    "emoji 👍🏽👨‍👩‍👧 ok",
+    "e\u0301 combining",  # e + combining acute
+    "\u200b\u200b",  # zero-width spaces only
+    "\ufeffBOM\u202e bidi",
+    "𠀀𪚥 astral CJK",
+    "tab\tnew\nline\r\n",
+    "\x00nul\x7f",
+    "\udcff".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_raw_text_key_matches_duckdb_sha256(text: str) -> None:
+    con = duckdb.connect(":memory:")
+    try:
+        sql_key = con.execute("SELECT substr(sha256(?), 1, 32)", [text]).fetchall()[0][0]
+    finally:
+        con.close()
+    assert raw_text_key(text) == sql_key
+
+
+def _rows_by_text(con: duckdb.DuckDBPyConnection, dataset_id: int) -> tuple[list[tuple], list[tuple]]:
+    """A dataset's feedback_sentiment and aspect_mentions rows, keyed by the feedback's position (its id
+    minus the dataset's first id), sorted: ordering-independent, every written column compared."""
+    sentiment = con.execute(
+        """
+        SELECT s.feedback_id - min(s.feedback_id) OVER (), s.text_hash, s.sentiment, s.score,
+               s.pipeline_version
+        FROM feedback_sentiment s WHERE s.dataset_id = ? ORDER BY 1
+        """,
+        [dataset_id],
+    ).fetchall()
+    first = con.execute("SELECT min(feedback_id) FROM feedback WHERE dataset_id = ?", [dataset_id]).fetchall()
+    mentions = con.execute(
+        """
+        SELECT feedback_id - ?, brand, product, channel, created_at, aspect_path, aspect_top, term, clause,
+               span_start, span_end, polarity, confidence, pipeline_version
+        FROM aspect_mentions WHERE dataset_id = ? ORDER BY ALL
+        """,
+        [first[0][0], dataset_id],
+    ).fetchall()
+    return sentiment, mentions
+
+
+def test_sql_cache_path_equals_model_path_row_for_row(
+    con: duckdb.DuckDBPyConnection, phone_matcher: AspectMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [*REVIEWS, "\u200b\u200b", "屏幕很好，但是电池续航差 ", "物流太慢了！！！"]
+    first = add_dataset(con, "first", texts, first_id=1)
+    factory = Factory({"phone": phone_matcher}, CountingSentiment())
+    scored = annotate_dataset(con, "first", annotator_factory=factory, batch_size=4)
+    assert scored.texts_scored > 0
+    calls = factory.sentiment.calls
+
+    # The same raw texts again: served in SQL alone, without normalising or hashing a text in Python.
+    import models.annotation_store as store
+
+    def no_python(_text: str) -> str:
+        raise AssertionError("the SQL cache path must not normalise texts in Python")
+
+    monkeypatch.setattr(store, "normalize", no_python)
+    again = add_dataset(con, "again", texts, first_id=1000)
+    summary = annotate_dataset(con, "again", annotator_factory=factory)
+    assert (summary.pending, summary.feedback_annotated, summary.texts_scored) == (len(texts), len(texts), 0)
+    assert summary.texts_from_cache == len(texts) - 1  # the zero-width text is empty once normalised
+    assert summary.batches == 1 and factory.sentiment.calls == calls
+    assert summary.mentions_written == scored.mentions_written
+    assert _rows_by_text(con, again) == _rows_by_text(con, first)
+    monkeypatch.undo()
+
+    # Texts that differ only in width and whitespace: unknown raw texts, so the Python batches run, and
+    # find every normalised text in the cache (no model call); same rows again.
+    variants = [t.replace("，", ",").replace("！", "!") + "  " if t.strip() else t for t in texts]
+    assert [normalize(v) for v in variants] == [normalize(t) for t in texts]
+    third = add_dataset(con, "variants", variants, first_id=2000)
+    python_path = annotate_dataset(con, "variants", annotator_factory=factory, batch_size=4)
+    assert python_path.texts_scored == 0 and factory.sentiment.calls == calls
+    assert python_path.batches == 2  # 4 rows, then the other 7 (batches grow while all are cached)
+    assert _rows_by_text(con, third) == _rows_by_text(con, first)
+    # ... and the raw-text keys they added let the next copy of them go through SQL only
+    fourth = add_dataset(con, "variants again", variants, first_id=3000)
+    assert annotate_dataset(con, "variants again", annotator_factory=factory).batches == 1
+    assert _rows_by_text(con, fourth) == _rows_by_text(con, first)
+    keys = con.execute(
+        "SELECT count(*), count(DISTINCT (raw_hash, pipeline_version)) FROM annotation_text_keys"
+    ).fetchall()[0]
+    assert keys[0] == keys[1] == len(set(texts)) + len(set(variants) - set(texts))
+
+
+def test_sql_cache_path_mixed_with_new_texts_and_rescore(
+    con: duckdb.DuckDBPyConnection, phone_matcher: AspectMatcher
+) -> None:
+    add_dataset(con, "old", REVIEWS[:4], first_id=1)
+    v1 = Factory({"phone": phone_matcher}, CountingSentiment("v1"))
+    annotate_dataset(con, "old", annotator_factory=v1)
+    # half known, half new: the known half in SQL, the rest scored in one Python batch
+    mixed = add_dataset(con, "mixed", REVIEWS, first_id=100)
+    summary = annotate_dataset(con, "mixed", annotator_factory=v1)
+    assert summary.feedback_annotated == len(REVIEWS) and summary.batches == 2
+    assert summary.texts_scored == len(set(REVIEWS[4:]) - set(REVIEWS[:4]))
+    counts = con.execute(
+        "SELECT count(*), count(DISTINCT feedback_id) FROM feedback_sentiment WHERE dataset_id = ?", [mixed]
+    ).fetchall()[0]
+    assert counts == (len(REVIEWS), len(REVIEWS))
+
+    # upgrade: rescoring "mixed" scores it; rescoring "old" afterwards is served in SQL and replaces rows
+    v2 = Factory({"phone": phone_matcher}, CountingSentiment("v2"))
+    annotate_dataset(con, "mixed", rescore=True, annotator_factory=v2)
+    calls = v2.sentiment.calls
+    rescored = annotate_dataset(con, "old", rescore=True, annotator_factory=v2)
+    assert rescored.texts_scored == 0 and v2.sentiment.calls == calls and rescored.batches == 1
+    version = rescored.pipeline_versions["old"]
+    rows = con.execute(
+        "SELECT count(*), count(DISTINCT feedback_id), min(pipeline_version), max(pipeline_version)"
+        " FROM feedback_sentiment WHERE feedback_id < 100"
+    ).fetchall()[0]
+    assert rows == (4, 4, version, version)
+    stale = con.execute(
+        "SELECT count(*) FROM aspect_mentions WHERE pipeline_version <> ?", [version]
+    ).fetchall()[0][0]
+    assert stale == 0
+
+
+def test_cache_rows_without_parsed_mentions_are_repaired(
+    con: duckdb.DuckDBPyConnection, phone_matcher: AspectMatcher
+) -> None:
+    """A cache row written without ``mention_rows`` (code older than migration 5) is not served by the SQL
+    path; the Python batch parses it and writes the mentions, and the next copy goes through SQL."""
+    remote = Annotator(CountingSentiment(), CountingAspects(), phone_matcher)
+    records = [r.to_record(remote.version) for r in remote.annotate(REVIEWS)]
+    add_cache_records(con, records)
+    con.execute("UPDATE annotation_cache SET mention_rows = NULL")
+    first = add_dataset(con, "jd", REVIEWS, first_id=1)
+    local = Factory({"phone": phone_matcher}, CountingSentiment())
+    summary = annotate_dataset(con, "jd", annotator_factory=local)
+    assert summary.texts_scored == 0 and summary.mentions_written > 0
+    assert (
+        con.execute("SELECT count(*) FROM annotation_cache WHERE mention_rows IS NULL").fetchall()[0][0] == 0
+    )
+    again = add_dataset(con, "jd again", REVIEWS, first_id=100)
+    assert annotate_dataset(con, "jd again", annotator_factory=local).batches == 1
+    assert _rows_by_text(con, again) == _rows_by_text(con, first)

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.store import connect
+from tests.app_session import signed_in
 from tests.fixture_store import build_store
 from tests.test_app import server_like_pages  # noqa: F401  (autouse: keeps reruns in st.navigation mode)
 
@@ -52,7 +53,7 @@ def test_import_page_annotates_and_reimport_uses_the_cache(
     store = tmp_path / "store.duckdb"
     build_store(store)
     monkeypatch.setenv("TINGJIAN_DB", str(store))
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     at.switch_page("pages/import_data.py").run()
     annotator = load_annotator("phone")
     import_file(at, "first.csv", CSV)

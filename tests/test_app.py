@@ -19,6 +19,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from analytics.filters import Filters
+from tests.app_session import signed_in
 from tests.fixture_store import Fixture, build_store
 from tests.test_analytics_overview import select
 
@@ -60,7 +61,7 @@ def fixture_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Fixture]
 @pytest.fixture
 def app(fixture_db, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("TINGJIAN_DB", str(fixture_db[0]))
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+    return signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT))
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ def test_locked_store_shows_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mo
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         monkeypatch.setenv("TINGJIAN_DB", str(path))
-        at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+        at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT)).run()
         assert_ok(at)
         assert any("正被另一个程序占用" in e.value for e in at.error)
     finally:
@@ -251,7 +252,7 @@ def test_import_page_without_upload(app: AppTest) -> None:
 
 
 def test_upload_map_and_import_a_gbk_file(fresh_db: Path) -> None:
-    at = open_import_page(AppTest.from_file(APP, default_timeout=TIMEOUT))
+    at = open_import_page(signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT)))
     at.file_uploader(key="import_file").set_value(("新评论.csv", CSV.encode("gbk"), "text/csv")).run()
     assert_ok(at)
     assert any(c.value.startswith("已读取 4 行、5 列") and "编码 gb" in c.value.lower() for c in at.caption)
@@ -284,7 +285,7 @@ def test_a_refused_file_shows_the_reason(app: AppTest) -> None:
 
 
 def test_delete_dataset_with_confirmation(fresh_db: Path) -> None:
-    at = open_import_page(AppTest.from_file(APP, default_timeout=TIMEOUT))
+    at = open_import_page(signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT)))
     at.selectbox(key="datasets_pick").select_index(0).run()
     at.button(key="datasets_delete").click().run()
     assert_ok(at)
@@ -324,7 +325,7 @@ def test_every_page_file_is_in_the_navigation_and_runs(app: AppTest, page_file: 
 def test_first_start_builds_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TINGJIAN_DB", str(tmp_path / "empty.duckdb"))
     started = time.perf_counter()
-    at = AppTest.from_file(APP, default_timeout=180).run()
+    at = signed_in(AppTest.from_file(APP, default_timeout=180)).run()
     elapsed = time.perf_counter() - started
     assert_ok(at)
     assert int(metric(at, "反馈总数").replace(",", "")) > 1000

@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("package", ["data", "models", "analytics"])
+@pytest.mark.parametrize("package", ["data", "models", "analytics", "reports"])
 def test_core_layers_never_import_streamlit(package: str) -> None:
     code = (
         "import importlib, pkgutil, sys\n"

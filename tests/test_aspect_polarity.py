@@ -164,6 +164,83 @@ def test_vectorised_batch_matches_single_calls(model: AspectPolarityModel) -> No
     np.testing.assert_allclose(batch[:4], single, rtol=1e-5, atol=1e-6)
 
 
+# --- the window member of the ensemble --------------------------------------------------------------------
+
+
+def test_window_tfidf_matches_sklearn() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from models.aspect_polarity import member_window, tfidf_entries
+
+    texts = ["外观好看，但是续航太差，拍照一般", "屏幕很清晰", "ABC屏幕abc很好很好很好", "声音"]
+    windows = [
+        member_window(t, t.index(a), t.index(a) + len(a))
+        for t, a in zip(texts, ["续航", "屏幕", "屏幕", "声音"], strict=True)
+    ]
+    assert windows[0] == "外观好看，但是Ⓐ太差，拍照一般"
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=False)
+    expected = vectorizer.fit_transform(windows).toarray()
+    index = dict(vectorizer.vocabulary_)
+    rows, cols, values = tfidf_entries(windows, index, vectorizer.idf_)
+    got = np.zeros_like(expected)
+    got[rows, cols] = values
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    # n-grams outside the vocabulary are ignored (the row is normalised over known ones)
+    rows, cols, values = tfidf_entries(["Ⓐ太差zz"], index, vectorizer.idf_)
+    assert np.isclose(np.sum(values**2), 1.0) and set(rows) == {0}
+
+
+def _tiny_ensemble(tmp_path: Path, weight: float) -> AspectPolarityModel:
+    from models.aspect_polarity import WindowMember, load_weights, save_weights
+
+    vocabulary = ["bias", "lx:+", "lx:-"]
+    coef = np.array([[0.0, 0.0, 0.0], [-1.0, 0.0, 1.0], [1.0, 0.0, -1.0]])
+    member = WindowMember(
+        vocabulary=("差", "好", "Ⓐ"),
+        idf=np.array([1.5, 1.2, 1.0]),
+        coef=np.array([[2.0, 0.0, -2.0], [-2.0, 0.0, 2.0], [0.0, 0.5, 0.0]], dtype=np.float32),
+        intercept=np.array([0.0, -1.0, 0.0]),
+        weight=weight,
+    )
+    path = tmp_path / f"tiny_{weight}.npz"
+    save_weights(path, vocabulary, coef, np.zeros(3), 1.0, {"test": True}, member)
+    return load_weights(path)
+
+
+def test_ensemble_averages_member_probabilities(tmp_path: Path) -> None:
+    from models.aspect_polarity import featurize, member_window
+
+    texts, spans = ["屏幕很好", "外观好看，但是续航太差"], [(0, 2), (7, 9)]
+    alone = _tiny_ensemble(tmp_path, 0.0)
+    mixed = _tiny_ensemble(tmp_path, 0.4)
+    assert mixed.member is not None and mixed.member.weight == 0.4 and mixed.version != alone.version
+    features, _ = featurize(texts, spans)
+    clause = alone.probabilities(texts, spans)
+    np.testing.assert_allclose(clause, alone.probabilities_from_features(features))  # weight 0: no member
+    windows = [member_window(t, s, e) for t, (s, e) in zip(texts, spans, strict=True)]
+    member = mixed.member.probabilities(windows)
+    np.testing.assert_allclose(mixed.probabilities(texts, spans), 0.6 * clause + 0.4 * member, rtol=1e-6)
+    assert mixed.predict(texts, spans)[1][0] == "negative"
+    with pytest.raises(AspectModelError, match="ensemble"):
+        mixed.probabilities_from_features(features)
+    assert mixed.explain(texts[1], spans[1])["polarity"] == "negative"
+    # the member never sees the term: a term that is itself a polar word (complaint terms) is left to the
+    # clause model ("没有Ⓐ" would read negative to the member, "Ⓐ很快" positive)
+    complaints, complaint_spans = ["没有发热", "掉电很快", "屏幕很好"], [(2, 4), (0, 2), (0, 2)]
+    alone_probs = alone.probabilities(complaints, complaint_spans)
+    mixed_probs = mixed.probabilities(complaints, complaint_spans)
+    np.testing.assert_allclose(mixed_probs[:2], alone_probs[:2])
+    assert not np.allclose(mixed_probs[2], alone_probs[2])
+
+
+def test_shipped_model_is_the_cross_validated_ensemble(model: AspectPolarityModel) -> None:
+    from models.train_aspect import DEFAULT_MEMBER_WEIGHT
+
+    assert model.member is not None, "the shipped weights have no window member: retrain them"
+    assert model.member.weight == pytest.approx(DEFAULT_MEMBER_WEIGHT)
+    assert model.metadata["member_weight"] == pytest.approx(DEFAULT_MEMBER_WEIGHT)
+
+
 # --- CLI -------------------------------------------------------------------------------------------------
 
 

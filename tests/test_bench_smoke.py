@@ -151,6 +151,7 @@ def test_bench_command_smoke(tmp_path: Path) -> None:
     for key in ("import_rows_per_s", "query_p95_ms", "pandas_ratio", "peak_rss_mb", "app_first_render_s"):
         assert isinstance(report[key], int | float) and report[key] > 0, key
     assert report["feedback_rows"] == 2000 and report["pandas_agrees"] is True
+    assert report["rollups_used"] is True and report["generate"]["build_rollups_s"] is not None
     assert set(report["pages"]) == PAGE_NAMES
     for page in report["pages"].values():
         assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"]

@@ -123,3 +123,28 @@ def test_real_jd_file_twice(tmp_path: Path) -> None:
     second = run("ingest", "--no-annotate", str(path), "--db", db)
     assert second.returncode == 0, second.stderr
     assert "imported 0, rejected 0, duplicates 4722" in second.stdout
+
+
+def test_utf8_csv_takes_the_sql_path_and_stores_what_the_pandas_path_stores(tmp_path: Path) -> None:
+    """A plain UTF-8 CSV is imported without pandas (data/ingest_probe.py); ``--map`` forces the pandas
+    path. Both must store the same rows, hashes and rejections, and print the same summary."""
+    import duckdb
+
+    source = tmp_path / "reviews.csv"
+    source.write_text(CSV, encoding="utf-8")
+    fast_db, pandas_db = str(tmp_path / "fast.duckdb"), str(tmp_path / "pandas.duckdb")
+    fast = run("ingest", "--no-annotate", str(source), "--db", fast_db, "--name", "jd")
+    assert fast.returncode == 0, fast.stderr
+    slow = run(
+        "ingest", "--no-annotate", str(source), "--db", pandas_db, "--name", "jd", "--map", "text=评论内容"
+    )
+    assert slow.returncode == 0, slow.stderr
+    assert fast.stdout.splitlines()[:3] == slow.stdout.splitlines()[:3]
+    assert "imported 3, rejected 1, duplicates 0" in fast.stdout
+    query = "SELECT feedback_id, content_hash, text, rating, created_at, brand, product, extra FROM feedback"
+    rejected = "SELECT source_row, column_name, reason FROM rejected_rows"
+    with duckdb.connect(fast_db, read_only=True) as a, duckdb.connect(pandas_db, read_only=True) as b:
+        assert sorted(a.execute(query).fetchall()) == sorted(b.execute(query).fetchall())
+        assert a.execute(rejected).fetchall() == b.execute(rejected).fetchall()
+    again = run("ingest", "--no-annotate", str(source), "--db", pandas_db, "--name", "jd")
+    assert again.returncode == 0 and "imported 0, rejected 1, duplicates 3" in again.stdout

@@ -28,6 +28,7 @@ from data.demo_truth import (
     STORIES_BY_ID,
 )
 from data.store import connect
+from tests.app_session import signed_in
 from tests.test_app import APP, assert_ok, plotly_charts, server_like_pages  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def test_every_page_runs_on_the_demo_market(
 ) -> None:
     path = demo_store.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
     monkeypatch.setenv("TINGJIAN_DB", path.fetchall()[0][0])
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = signed_in(AppTest.from_file(APP, default_timeout=120)).run()
     at.switch_page(f"pages/{page_file}").run()
     assert_ok(at)
     if page_file in CHART_PAGES:

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from components import charts_exec
 from data.store import connect
 from tests.analytics_fixture import _build
+from tests.app_session import signed_in
 from tests.test_app import ServerLikePagesManager
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +99,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def app(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("TINGJIAN_DB", str(store))
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+    return signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT))
 
 
 def assert_ok(at: AppTest) -> None:
@@ -247,8 +248,8 @@ def test_drivers_outcome_switch_and_too_small_note(app: AppTest, store: Path) ->
     assert rating != nps
     assert any("星级（1–5）" in c.value for c in at.caption)
     # One week of one model's reviews is far below the 100 reviews needed: the page says so.
-    small = open_page(AppTest.from_file(APP, default_timeout=TIMEOUT), "pages/drivers.py", products="Y100",
-                      **{"from": "2025-03-01", "to": "2025-03-07"})
+    small = open_page(signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT)), "pages/drivers.py",
+                      products="Y100", **{"from": "2025-03-01", "to": "2025-03-07"})
     assert any("样本太小" in w.value for w in small.warning)
 
 

@@ -21,6 +21,7 @@ from components.charts_aspects import heatmap_figure, keep_rows, row_keys_by_lab
 from components.quote_view import highlight_markdown
 from data.store import connect
 from tests.analytics_fixture import AnnotatedFixture, annotated_store
+from tests.app_session import signed_in
 from tests.test_app import ServerLikePagesManager, plotly_values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ def annotated_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Annota
 @pytest.fixture
 def app(annotated_db, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("TINGJIAN_DB", str(annotated_db[0]))
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+    return signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT))
 
 
 def open_page(at: AppTest, page: str) -> AppTest:

@@ -165,6 +165,8 @@ def test_ray_output_equals_local_engine_despite_a_killed_worker(
     assert summary.annotated == len(sample.sentiment)
     assert summary.mentions == len(sample.mentions)
     assert summary.pipeline_versions == sorted(sample.sentiment["pipeline_version"].unique())
+    assert summary.cpus_per_worker == 0.5  # both actors fit beside the CPU kept for reads and writes
+    assert 0 < summary.annotate_seconds < summary.seconds and summary.model_load_seconds > 0
     _assert_same_as_local(sample, output)
     assert not list(output.glob(".staging-*"))
     with pytest.raises(ScaleError, match="--overwrite"):

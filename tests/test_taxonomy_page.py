@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components import taxonomy_editor as editor
+from tests.app_session import signed_in
 from tests.fixture_store import build_store
 from tests.test_app import server_like_pages  # noqa: F401  (autouse: keeps reruns in st.navigation mode)
 
@@ -22,7 +23,7 @@ def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     build_store(store)
     monkeypatch.setenv("TINGJIAN_DB", str(store))
     monkeypatch.setenv("TINGJIAN_TAXONOMY_DIR", str(tmp_path / "taxonomies"))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = signed_in(AppTest.from_file(APP, default_timeout=TIMEOUT)).run()
     at.switch_page("pages/taxonomy.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -1,9 +1,10 @@
 """Real-browser test (issue 7.5): Chromium drives ``streamlit run app.py`` on a fresh store.
 
-One scenario, in order (each step needs the previous one): the first start builds the demo and shows the
-overview; a sidebar filter changes the numbers and the URL; every page renders without an exception; a CSV
-with hostile text is imported through the upload widget and appears in the overview; no script from the
-data ever runs (no dialog opens). Screenshots of every step go to ``test-artifacts/e2e/``.
+One scenario, in order (each step needs the previous one): sign in with the demo account; the first start
+builds the demo and shows the overview; a sidebar filter changes the numbers and the URL; every page renders
+without an exception; a CSV with hostile text is imported through the upload widget and appears in the
+overview; no script from the data ever runs (no dialog opens). Screenshots of every step go to
+``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,28 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.app_session import browser_sign_in
 from tests.e2e.conftest import AppServer
 
 pytestmark = pytest.mark.e2e
 
 FIRST_START_TIMEOUT_MS = 150_000
 STEP_TIMEOUT_MS = 60_000
+
+
+def _pick_option(page: object, widget_key: str, option: str, attempts: int = 3) -> None:
+    """Open a multiselect and click one option; retried because a rerun (the first start's annotation
+    progress redraws the page) can close the open dropdown before the option is clicked."""
+    for _ in range(attempts):
+        page.locator(f".st-key-{widget_key}").get_by_role("combobox").click()  # type: ignore[attr-defined]
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)  # type: ignore[attr-defined]
+            return
+        except PlaywrightTimeoutError:  # try again with the page redrawn
+            page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    raise AssertionError(f"option {option!r} of {widget_key} could not be picked in {attempts} attempts")
 UPLOAD_ROWS = [
     ("<script>alert('xss')</script>屏幕很好", "5", "2025-05-01", "华为", "Mate 60"),
     ('=HYPERLINK("http://evil.example","领奖")续航一般', "3", "2025-05-02", "小米", "14 Pro"),
@@ -69,6 +85,7 @@ def test_every_page_filter_and_upload(
 
     # 1. First start: the app builds the demo market, then the overview shows its KPIs.
     page.goto(app_server.url + "/")
+    browser_sign_in(page, "demo")
     page.get_by_test_id("stMetric").filter(has_text="反馈总数").first.wait_for(timeout=FIRST_START_TIMEOUT_MS)
     first_start_s = time.monotonic() - app_server.started_at
     print(f"health after {app_server.health_s:.1f} s; overview with the demo after {first_start_s:.1f} s")
@@ -79,8 +96,7 @@ def test_every_page_filter_and_upload(
     page.screenshot(path=str(artifacts / "01_overview_first_start.png"), full_page=True)
 
     # 2. A sidebar filter: brand 华为 narrows the numbers and lands in the URL.
-    page.locator(".st-key-filter_brands").get_by_role("combobox").click()
-    page.get_by_role("option", name="华为", exact=True).click()
+    _pick_option(page, "filter_brands", "华为")
     page.keyboard.press("Escape")
     page.wait_for_url(re.compile(r"brands=%E5%8D%8E%E4%B8%BA|brands=华为"))
     page.wait_for_function(
