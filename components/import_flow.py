@@ -6,9 +6,11 @@ directly; ``import_form`` renders it. Everything goes through the same engine as
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import duckdb
 import pandas as pd
@@ -103,12 +105,13 @@ class Upload:
     filename: str
     table: LoadedTable | None
     refused: str | None
+    data: bytes = dataclasses.field(default=b"", repr=False)  # raw bytes, for the SQL fast path
 
 
 def load_upload(data: bytes, filename: str) -> Upload:
     """Read uploaded bytes; a file that cannot be imported gives its refusal message, never an exception."""
     try:
-        return Upload(filename, read_table(data, filename), None)
+        return Upload(filename, read_table(data, filename), None, data)
     except FileRefused as exc:
         return Upload(filename, None, str(exc))
 
@@ -154,14 +157,19 @@ def run_import(
     """
     if upload.table is None:
         raise ValueError("the upload was refused; nothing to import")
-    result = ingest.ingest_loaded(
-        con,
-        upload.table,
-        name=name,
-        kind=kind,
-        mapping={f: c for f, c in mapping.items() if c},
-        progress=progress,
-    )
+    chosen = {f: c for f, c in mapping.items() if c}
+    if upload.data and kind != "products":
+        # ingest_file takes the SQL fast path for plain UTF-8 CSV/TSV and Parquet (same rows as the pandas
+        # path, tests/test_ingest_fast.py) and falls back to the pandas path for everything else. The file
+        # keeps its own name: it is stored as the dataset's source file and named in messages.
+        with tempfile.TemporaryDirectory(prefix="tingjian-upload-") as folder:
+            path = Path(folder) / (PurePath(upload.filename).name or "upload")
+            path.write_bytes(upload.data)
+            result = ingest.ingest_file(con, path, name=name, kind=kind, mapping=chosen, progress=progress)
+    else:
+        result = ingest.ingest_loaded(
+            con, upload.table, name=name, kind=kind, mapping=chosen, progress=progress
+        )
     after_import(con, result, progress)
     return result
 

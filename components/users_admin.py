@@ -52,6 +52,7 @@ register(
         "users.brands": ("限定品牌（空 = 不限）", "Brands only (empty = all)"),
         "users.products": ("限定型号（空 = 不限）", "Models only (empty = all)"),
         "users.regions": ("限定地区（空 = 不限）", "Regions only (empty = all)"),
+        "users.pick_or_type": ("选择或输入", "Choose or type"),
         "users.save_new": ("添加", "Add"),
         "users.pick": ("选择用户", "User"),
         "users.new_password": ("新密码（留空 = 不改）", "New password (empty = keep)"),
@@ -87,13 +88,14 @@ def _scope_inputs(prefix: str, scope: Scope) -> Scope:
     products = sorted({p for _, p in options.products})
     cols = st.columns(3)
     brands = cols[0].multiselect(t("users.brands"), sorted({*options.brands, *scope.brands}),
-                                 default=list(scope.brands), accept_new_options=True, key=f"{prefix}_brands")
+                                 default=list(scope.brands), accept_new_options=True,
+                                 placeholder=t("users.pick_or_type"), key=f"{prefix}_brands")
     models = cols[1].multiselect(t("users.products"), sorted({*products, *scope.products}),
                                  default=list(scope.products), accept_new_options=True,
-                                 key=f"{prefix}_products")
+                                 placeholder=t("users.pick_or_type"), key=f"{prefix}_products")
     regions = cols[2].multiselect(t("users.regions"), sorted({*options.regions, *scope.regions}),
                                   default=list(scope.regions), accept_new_options=True,
-                                  key=f"{prefix}_regions")
+                                  placeholder=t("users.pick_or_type"), key=f"{prefix}_regions")
     return Scope(brands=tuple(brands), products=tuple(models), regions=tuple(regions))
 
 

@@ -3,6 +3,7 @@ the import flow's logic (read, map, preview, import) on small uploaded files."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 
@@ -242,3 +243,26 @@ def test_run_import_refuses_a_mapping_without_text_or_score() -> None:
     assert con.execute("SELECT count(*) FROM datasets").fetchall()[0][0] == 0
     con.close()
 
+
+
+def test_run_import_of_a_utf8_csv_stores_what_the_pandas_path_stores() -> None:
+    """The page imports plain UTF-8 CSV through ``ingest_file`` (SQL fast path); an upload without its raw
+    bytes takes ``ingest_loaded`` (pandas). Same rows, hashes, rejections and source file name."""
+    upload = import_flow.load_upload(CSV.encode("utf-8"), "评论.csv")
+    assert upload.data
+    pandas_only = dataclasses.replace(upload, data=b"")
+    mapping = {"text": "评论内容", "rating": "评分", "created_at": "购买时间", "product": "手机型号",
+               "channel": "平台"}
+    stored = []
+    for candidate in (upload, pandas_only):
+        con = connect(":memory:")
+        import_flow.run_import(con, candidate, name="评论", kind="reviews", mapping=mapping)
+        stored.append((
+            con.execute("SELECT feedback_id, content_hash, text, rating, created_at, product, channel, extra"
+                        " FROM feedback ORDER BY feedback_id").fetchall(),
+            con.execute("SELECT source_row, column_name, reason FROM rejected_rows ORDER BY 1, 2").fetchall(),
+            con.execute("SELECT source_file, rows_read, rows_imported FROM datasets").fetchall(),
+        ))
+        con.close()
+    assert stored[0] == stored[1]
+    assert stored[0][2] == [("评论.csv", 4, 2)]
