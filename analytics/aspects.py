@@ -9,6 +9,8 @@ docs/METRICS.md). Cells and periods with fewer than ``SMALL_SAMPLE`` mentions ar
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from duckdb import DuckDBPyConnection
 
@@ -68,11 +70,26 @@ def mention_source(
     The rollups when they are current (``counts_sql`` sums their counters), else ``aspect_mentions``
     (``counts_sql`` counts rows). Both give the columns ``n, positive, neutral, negative``.
     """
-    if use_rollups(con):
+    return _mention_source(filters, grain, use_rollups(con))
+
+
+def _mention_source(
+    filters: Filters, grain: str, rollups: bool
+) -> tuple[str, str, dict[str, object], str]:
+    if rollups:
         source, params = aspect_source(filters, "m", grain)
         return source, "TRUE", params, _ROLLUP_COUNTS_SQL
     where, params = mention_where(filters)
     return "aspect_mentions m", where, params, _COUNTS_SQL
+
+
+def _renamed(sql: str, params: dict[str, object], prefix: str) -> tuple[str, dict[str, object]]:
+    """``sql`` and ``params`` with every ``$name`` of ``params`` renamed ``$<prefix>name`` (two sources in
+    one statement would otherwise share parameter names)."""
+    renamed = re.sub(
+        r"\$(\w+)", lambda m: f"${prefix}{m.group(1)}" if m.group(1) in params else m.group(0), sql
+    )
+    return renamed, {f"{prefix}{name}": value for name, value in params.items()}
 
 
 def _with_net(frame: pd.DataFrame) -> pd.DataFrame:
@@ -216,8 +233,23 @@ def aspect_change_table(
 ) -> pd.DataFrame:
     """Net sentiment per aspect in ``current_filters`` against ``previous_filters``, most improved first,
     with the two-proportion test of each change (the table behind :func:`aspect_changes`)."""
-    current = aspect_summary(con, current_filters, parent).set_index("aspect")
-    previous = aspect_summary(con, previous_filters, parent).set_index("aspect")
+    # One statement for both windows (each window's mentions summed per aspect, as aspect_summary does).
+    aspect_col, level_sql, level_params = aspect_level(parent)
+    rollups = use_rollups(con)
+    parts, params = [], {}
+    for label, window in (("current", current_filters), ("previous", previous_filters)):
+        source, where, window_params, counts = _mention_source(window, "month", rollups)
+        sql, named = _renamed(
+            f"SELECT '{label}' AS window, {aspect_col} AS aspect, {counts}"
+            f" FROM {source} WHERE {where} AND {level_sql} GROUP BY ALL",
+            {**window_params, **level_params},
+            f"{label}_",
+        )
+        parts.append(sql)
+        params.update(named)
+    both = con.execute("\nUNION ALL\n".join(parts), params).df()
+    current = both[both["window"] == "current"].set_index("aspect")
+    previous = both[both["window"] == "previous"].set_index("aspect")
     records = []
     for aspect in sorted(set(current.index) | set(previous.index)):
         now = net_sentiment(*_counts(current, aspect))

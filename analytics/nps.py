@@ -217,16 +217,67 @@ def nps_verbatims(
     if not 1 <= limit <= 10_000 or offset < 0:
         raise ValueError("limit must be 1…10000 and offset non-negative")
     where, params = filters.where(alias="f")
-    return con.execute(
+    condition = f"{where} AND {SCORE_GROUPS[group]}"
+    params = {**params, "limit": limit, "offset": offset}
+    probe = VERBATIM_PROBE * (limit + offset)
+    cut = _newest_cut(con, condition, params, probe)
+    if cut is None:  # fewer than ``probe`` rows match: read them all (few texts)
+        return _verbatims(con, condition, params, few=True)
+    if cut is not _UNDATED:
+        frame = _verbatims(con, f"{condition} AND f.created_at >= $cut", {**params, "cut": cut}, few=True)
+        if len(frame) == limit:
+            return frame
+    return _verbatims(con, condition, params, few=False)
+
+
+_UNDATED = object()  # the probe reached rows without a date: no prefix by date exists
+
+
+# Verbatims first look at this many times ``limit + offset`` of the newest answers of the group (about half
+# of the survey answers have text), found from narrow columns only.
+VERBATIM_PROBE = 4
+
+
+def _newest_cut(
+    con: DuckDBPyConnection, condition: str, params: dict[str, object], probe: int
+) -> object:
+    """``created_at`` of the ``probe``-th newest row matching ``condition`` (None: fewer rows match;
+    ``_UNDATED``: that row has no date).
+
+    Rows with ``created_at >= cut`` are a prefix of the verbatims' order (created_at DESC NULLS LAST), so
+    when that prefix holds ``limit + offset`` rows with text, the page read from it equals the full query's.
+    Reading texts is the cost at scale (DuckDB decompresses every text vector the rows touch, and a filter
+    on the text runs over every row); the probe reads only dates, scores and the filter's columns.
+    """
+    rows = con.execute(
         f"""
-        SELECT {", ".join(f"f.{c}" for c in VERBATIM_COLUMNS)}
-        FROM feedback f
-        WHERE {where} AND {SCORE_GROUPS[group]} AND {text_present('f')}
-        ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC
-        LIMIT $limit OFFSET $offset
+        SELECT f.created_at FROM feedback f WHERE {condition}
+        ORDER BY f.created_at DESC NULLS LAST LIMIT 1 OFFSET $probe
         """,
-        {**params, "limit": limit, "offset": offset},
-    ).df()
+        {**{k: v for k, v in params.items() if k not in {"limit", "offset"}}, "probe": probe - 1},
+    ).fetchall()
+    if not rows:
+        return None
+    return _UNDATED if rows[0][0] is None else rows[0][0]
+
+
+def _verbatims(
+    con: DuckDBPyConnection, condition: str, params: dict[str, object], few: bool
+) -> pd.DataFrame:
+    """The verbatims of ``condition``; ``few``: it selects at most a few thousand rows."""
+    columns = ", ".join(f"f.{c}" for c in VERBATIM_COLUMNS)
+    order = "ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC LIMIT $limit OFFSET $offset"
+    if few:
+        # MATERIALIZED: the text test runs on the few rows the other conditions leave, not inside the scan.
+        sql = f"""
+        WITH candidates AS MATERIALIZED (
+            SELECT {columns}, {text_present('f')} AS has_text FROM feedback f WHERE {condition}
+        )
+        SELECT * EXCLUDE (has_text) FROM candidates f WHERE f.has_text {order}
+        """
+    else:
+        sql = f"SELECT {columns} FROM feedback f WHERE {condition} AND {text_present('f')} {order}"
+    return con.execute(sql, params).df()
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -3,9 +3,14 @@ whatever ``data/users.yaml`` or ``$TINGJIAN_DEMO_ACCOUNTS`` of the machine say."
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+
+# Tests call the cached wrappers of components/cache.py outside a Streamlit server; Streamlit then logs
+# "No runtime found, using MemoryCacheStorageManager" once per wrapper, which buries CI output.
+logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
 
 @pytest.fixture(autouse=True)

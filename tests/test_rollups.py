@@ -3,6 +3,7 @@ deletes; and every analytics function gives the same result from them as from th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import math
@@ -14,8 +15,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analytics import aspects, cem_index, drivers, nps, overview, parameter_map, quotes, stats
-from analytics.filters import Filters
+from analytics import aspects, cem_index, drivers, nps, options, overview, parameter_map, quotes, stats
+from analytics.filters import Filters, text_present
 from analytics.rollup_source import base_tables_only, use_rollups
 from data import rollups
 from data.ingest import delete_dataset, ingest_frame
@@ -466,3 +467,131 @@ def test_cli_rollups_rebuild_and_status(tmp_path: pytest.TempPathFactory) -> Non
         assert_rollups_exact(con)
     finally:
         con.close()
+
+
+def _verbatims_reference(
+    con: duckdb.DuckDBPyConnection, f: Filters, group: str, limit: int, offset: int
+) -> pd.DataFrame:
+    """The one-query form nps_verbatims had before its newest-rows probe (the definition of its result)."""
+    where, params = f.where(alias="f")
+    return con.execute(
+        f"""
+        SELECT {", ".join(f"f.{c}" for c in nps.VERBATIM_COLUMNS)} FROM feedback f
+        WHERE {where} AND {nps.SCORE_GROUPS[group]} AND {text_present('f')}
+        ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC LIMIT $limit OFFSET $offset
+        """,
+        {**params, "limit": limit, "offset": offset},
+    ).df()
+
+
+VERBATIM_PAGES = [(1, 0), (3, 0), (3, 2), (20, 0), (20, 40), (500, 0)]
+
+
+def test_nps_verbatims_equal_the_single_query(fixture_con: duckdb.DuckDBPyConnection) -> None:
+    for f in _filters(fixture_con):
+        for group in nps.SCORE_GROUPS:
+            for limit, offset in VERBATIM_PAGES:
+                _same(
+                    nps.nps_verbatims(fixture_con, f, group, limit, offset),
+                    _verbatims_reference(fixture_con, f, group, limit, offset),
+                    f"verbatims {group} {limit}+{offset} with {f.describe('en')}",
+                )
+
+
+def test_nps_verbatims_with_ties_undated_rows_and_blank_texts() -> None:
+    # Every path of the probe: a prefix with enough texts, one without (blank texts), ties at the cut,
+    # undated rows reached by the probe, and fewer rows than the probe.
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE feedback (feedback_id BIGINT, dataset_id INTEGER, created_at TIMESTAMP,"
+        " nps_score TINYINT, brand VARCHAR, product VARCHAR, channel VARCHAR, region VARCHAR,"
+        " store VARCHAR, text VARCHAR)"
+    )
+    rng = np.random.default_rng(7)
+    n, start = 3_000, dt.datetime(2025, 1, 1)
+    days = rng.integers(0, 40, n)
+    texts = rng.choice(np.array(["差", "  ", "\u3000", "", "服务 慢", None], dtype=object), n,
+                       p=[0.3, 0.15, 0.1, 0.1, 0.25, 0.1])
+    frame = pd.DataFrame({
+        "feedback_id": np.arange(1, n + 1),
+        "dataset_id": 1,
+        "created_at": [None if d >= 37 else start + dt.timedelta(days=int(d)) for d in days],
+        "nps_score": rng.integers(0, 11, n),
+        "brand": rng.choice(["华为", "小米"], n),
+        "product": "P", "channel": "京东", "region": "广东", "store": None,
+        "text": texts,
+    })
+    con.register("frame_view", frame)
+    con.execute("INSERT INTO feedback SELECT * FROM frame_view")
+    con.execute("UPDATE feedback SET text = '好' WHERE created_at >= '2025-02-05' AND nps_score <= 6")
+    con.execute("UPDATE feedback SET text = ' ' WHERE created_at >= '2025-01-20' AND nps_score >= 9")
+    variants = [Filters(), Filters(brands=("华为",)), Filters(date_from=dt.date(2025, 2, 6)),
+                Filters(date_to=dt.date(2025, 1, 3))]
+    for f in variants:
+        for group in nps.SCORE_GROUPS:
+            for limit, offset in [*VERBATIM_PAGES, (100, 0), (300, 100), (2_000, 0)]:
+                _same(
+                    nps.nps_verbatims(con, f, group, limit, offset),
+                    _verbatims_reference(con, f, group, limit, offset),
+                    f"verbatims {group} {limit}+{offset} with {f.describe('en')}",
+                )
+
+
+def test_filter_options_equal_from_rollups_and_base_tables(fixture_con: duckdb.DuckDBPyConnection) -> None:
+    brand, product = fixture_con.execute(
+        "SELECT brand, product FROM feedback WHERE brand IS NOT NULL GROUP BY ALL ORDER BY count(*) LIMIT 1"
+    ).fetchall()[0]
+    scopes = [
+        None,
+        Scope(brands=(brand,)),
+        Scope(products=(product,)),
+        Scope(regions=("北京", "上海")),
+        Scope(brands=(brand,), regions=("广东",)),
+        Scope(brands=("nobody",)),
+        Scope.nothing(),
+    ]
+    assert use_rollups(fixture_con)
+    for scope in scopes:
+        with base_tables_only():
+            reference = options.filter_options(fixture_con, scope)
+        got = options.filter_options(fixture_con, scope)
+        assert got == reference, f"filter_options with {scope}"
+    assert options.filter_options(fixture_con).brands  # the comparison is not between empty lists
+
+
+def test_filter_options_ignore_groups_left_only_by_annotation_deltas() -> None:
+    # Annotation batches append feedback rollup rows with n = 0; they name no group without rows.
+    con, _fx = annotated_store(n_reviews=60, n_survey=20)
+    rollups.rebuild(con)
+    con.execute(
+        "INSERT INTO rollup_feedback_month (month, dataset_id, brand, product, channel, region, n, annotated)"
+        " VALUES (TIMESTAMP '2001-01-01', 999, '幽灵', '幽灵机', '幽灵渠道', '幽灵省', 0, 1)"
+    )
+    assert use_rollups(con)
+    got = options.filter_options(con)
+    with base_tables_only():
+        assert got == options.filter_options(con)
+    assert "幽灵" not in got.brands and got.date_min is not None and got.date_min.year > 2001
+
+
+@pytest.mark.parametrize("parent", [None, "电池"])
+def test_aspect_changes_one_statement_equals_two_summaries(
+    fixture_con: duckdb.DuckDBPyConnection, parent: str | None
+) -> None:
+    # aspect_change_table reads both windows in one statement; each side must equal aspect_summary's counts.
+    checked = 0
+    for f in _filters(fixture_con):
+        windows = stats.comparison_windows(fixture_con, f)
+        if windows is None:
+            continue
+        for mode in (base_tables_only, contextlib.nullcontext):
+            with mode():
+                table = aspects.aspect_change_table(fixture_con, windows.current, windows.previous, parent)
+                for side, window in (("current", windows.current), ("previous", windows.previous)):
+                    summary = aspects.aspect_summary(fixture_con, window, parent).set_index("aspect")
+                    got = table.set_index("aspect")[f"n_{side}"]
+                    expected = summary["n"].reindex(got.index, fill_value=0)
+                    assert got.astype("int64").tolist() == expected.astype("int64").tolist(), (side, f)
+                    assert set(summary.index) <= set(got.index)
+                    checked += int(summary["n"].sum() > 0)
+    assert checked > 0
