@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import duckdb
+import pandas as pd
 import typer
 
 from analytics.alert_rules import describe_params, load_rules
 from analytics.alerts import RunSummary, list_alerts, run_rules
 from cli_commands.common import DbOption, fail, open_store
-from data.cases import PRIORITIES, STATUSES, CaseError, export_frame, list_cases
+from data.cases import OPEN_STATUSES, PRIORITIES, STATUSES, CaseError, export_frame, list_cases
 from data.export import ExportError, write_export
 
 alerts_app = typer.Typer(help="Alert rules: run them, list what fired.", no_args_is_help=True)
@@ -52,6 +53,22 @@ def print_run(summary: RunSummary) -> None:
     )
 
 
+def print_open_cases(frame: pd.DataFrame) -> None:
+    """The open queue after the run (cases opened by earlier runs or at import included): aggregate-rule
+    cases (a problem of a product, brand or channel) first, then per-feedback cases, then manual ones."""
+    if frame.empty:
+        print("open cases: none")
+        return
+    kind = frame["rule_id"].isna() * 2 + (frame["rule_id"].notna() & frame["feedback_id"].notna())
+    ordered = frame.assign(_kind=kind).sort_values("_kind", kind="stable")
+    print(f"open cases: {len(frame)} (python cli.py cases list; the 行动 page)")
+    for case in ordered.head(SHOWN_CASES).itertuples():
+        overdue = " OVERDUE" if case.overdue else ""
+        print(f"    #{case.case_id} [{case.priority}{overdue}] {' '.join(str(case.title).split())[:120]}")
+    if len(frame) > SHOWN_CASES:
+        print(f"    … and {len(frame) - SHOWN_CASES} more")
+
+
 def _run(con: duckdb.DuckDBPyConnection, rule_ids: list[int] | None) -> RunSummary:
     return run_rules(con, rule_ids=rule_ids, actor="cli")
 
@@ -72,9 +89,11 @@ def alerts_run(
         if unknown:
             fail(f"no rule with id {', '.join(map(str, unknown))} (see: python cli.py alerts rules)")
         summary = _run(con, list(rule) if rule else None)
+        open_cases = list_cases(con, status=OPEN_STATUSES)
     finally:
         con.close()
     print_run(summary)
+    print_open_cases(open_cases)
     if summary.errors:
         raise typer.Exit(EXIT_RULE_FAILED)
 

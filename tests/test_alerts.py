@@ -443,6 +443,7 @@ def test_cli_ingest_runs_the_rules(tmp_path: Path) -> None:
         con.close()
     again = CliRunner().invoke(app, ["alerts", "run", "--db", str(db)])
     assert again.exit_code == 0 and "0 new alerts, 0 new cases" in again.output
+    assert "open cases: 1" in again.output and "NPS 2 分" in again.output
 
 
 def test_ui_import_flow_runs_the_rules(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

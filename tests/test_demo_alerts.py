@@ -77,7 +77,10 @@ def month_window(month: str, before_days: int = 7) -> tuple[pd.Timestamp, pd.Tim
 
 def test_the_run_reports_what_fired(run_output: str) -> None:
     assert "stored the 8 default rules" in run_output
-    assert "new cases" in run_output.splitlines()[-1]
+    lines = run_output.splitlines()
+    summary = [line for line in lines if "new alerts," in line and "new cases" in line]
+    assert len(summary) == 1 and not summary[0].startswith("0 new alerts")
+    assert lines[lines.index(summary[0]) + 1].startswith("open cases: ")
 
 
 def test_overheating_model_gets_a_case(aggregate_cases: pd.DataFrame) -> None:
@@ -136,4 +139,11 @@ def test_a_second_run_adds_nothing(demo_db: Path, run_output: str) -> None:
 
     result = CliRunner().invoke(app, ["alerts", "run", "--db", str(demo_db)])
     assert result.exit_code == 0
-    assert result.output.splitlines()[-1].startswith("0 new alerts, 0 new cases")
+    lines = result.output.splitlines()
+    summary = next(i for i, line in enumerate(lines) if "new alerts," in line and "new cases" in line)
+    assert lines[summary].startswith("0 new alerts, 0 new cases")
+    # The open queue follows, the planted problems (aggregate-rule cases) at its top.
+    assert lines[summary + 1].startswith("open cases: ")
+    top = "\n".join(lines[summary + 2 : summary + 8])
+    for planted in ("vivo X100 Pro · 电池", "华为 · 客服", "天猫 · 物流"):
+        assert planted in top, top
