@@ -8,8 +8,6 @@ or calendar month *in the data* (or before ``--as-of``): see ``reports/period.py
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +18,7 @@ from analytics.filters import Filters
 from cli_commands.common import DbOption, fail, open_store
 from data.attach import read_cursor
 from data.config import resolve_db_path
-from data.export import ExportError
+from data.export import ExportError, write_atomic
 from data.store import is_empty
 from reports.content import ReportContent, build_report
 from reports.html import render_html
@@ -55,20 +53,6 @@ def output_paths(out: Path, xlsx: Path | None, no_xlsx: bool) -> tuple[Path, Pat
         if not path.parent.exists():
             raise ReportError(f"{path}: the folder {path.parent} does not exist")
     return out, target
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file and a rename (never a half-written file)."""
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def summary_line(c: ReportContent) -> str:

@@ -157,17 +157,22 @@ def write_export(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     data = export_bytes(frame, format_for_path(target))
     if not target.parent.exists():
         raise ExportError(f"{target}: the folder {target.parent} does not exist")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    write_atomic(target, data)
+    return target
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file and a rename (never a half-written file)."""
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, target)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
-    return target
 
 
 def xlsx_workbook_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:

@@ -241,10 +241,11 @@ _MONTH_ORDER = "month, brand, product"
 _REGION_ORDER = "region, month, brand, product"
 
 
-def _insert_month_tables(con: duckdb.DuckDBPyConnection, where: str) -> None:
-    """Aggregate the day tables' rows matching ``where`` (alias d) into the three month tables."""
+def _month_targets() -> tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str, str], ...]:
+    """(month table, day table it is summed from, keys, counters, extra columns, sort order) of each month
+    rollup: the feedback month table and the two aspect month tables (without and with region)."""
     no_region = tuple(k for k in FEEDBACK_KEYS if k != "region")
-    targets = (
+    return (
         (
             "rollup_feedback_month",
             "rollup_feedback_day",
@@ -270,7 +271,11 @@ def _insert_month_tables(con: duckdb.DuckDBPyConnection, where: str) -> None:
             _REGION_ORDER,
         ),
     )
-    for target, source, keys, counters, extra, order in targets:
+
+
+def _insert_month_tables(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Aggregate the day tables' rows matching ``where`` (alias d) into the three month tables."""
+    for target, source, keys, counters, extra, order in _month_targets():
         select = _month_from_day(source, keys, counters, extra, where)
         con.execute(f"INSERT INTO {target} BY NAME {select} ORDER BY {order}")
 
@@ -348,33 +353,7 @@ SELECT dataset_id, sum(feedback), sum(annotated), sum(mentions) FROM (
 
 #: The backfill of migration 4: every rollup from the base tables (also :func:`rebuild`).
 def _month_backfill() -> list[str]:
-    no_region = tuple(k for k in FEEDBACK_KEYS if k != "region")
-    targets = (
-        (
-            "rollup_feedback_month",
-            "rollup_feedback_day",
-            FEEDBACK_KEYS,
-            FEEDBACK_COUNTERS,
-            _FEEDBACK_EXTRA,
-            _MONTH_ORDER,
-        ),
-        (
-            "rollup_aspects_month",
-            "rollup_aspects_day",
-            (*no_region, *ASPECT_KEYS),
-            ASPECT_COUNTERS,
-            _ASPECT_EXTRA,
-            _MONTH_ORDER,
-        ),
-        (
-            "rollup_aspects_region_month",
-            "rollup_aspects_day",
-            (*FEEDBACK_KEYS, *ASPECT_KEYS),
-            ASPECT_COUNTERS,
-            _ASPECT_EXTRA,
-            _REGION_ORDER,
-        ),
-    )
+    targets = _month_targets()
     return [
         f"INSERT INTO {target} BY NAME {_month_from_day(source, k, c, extra, 'TRUE')} ORDER BY {order};"
         for target, source, k, c, extra, order in targets
