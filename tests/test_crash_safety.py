@@ -74,6 +74,8 @@ def _kill_after(process: subprocess.Popen[str], seconds: float, wal: Path | None
         return "finished"
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=60)
+    if process.returncode == 0:  # it exited between the last poll and the signal
+        return "finished"
     assert process.returncode == -signal.SIGKILL
     return "killed"
 
