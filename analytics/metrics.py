@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class NpsInterval:
     @property
     def standard_error(self) -> float:
         """Standard error of the adjusted NPS on the −100…100 scale (for z-tests between periods)."""
-        return (self.high - self.low) / (2 * norm.ppf(0.5 + self.confidence / 2))
+        return (self.high - self.low) / (2 * ndtri(0.5 + self.confidence / 2))
 
 
 def nps_interval(promoters: int, passives: int, detractors: int, confidence: float = 0.95) -> NpsInterval:
@@ -58,7 +58,9 @@ def nps_interval(promoters: int, passives: int, detractors: int, confidence: flo
     d_adj = (detractors + 0.75) / n_adj
     centre = p_adj - d_adj
     se = math.sqrt((p_adj + d_adj - centre**2) / n_adj)
-    z = float(norm.ppf(0.5 + confidence / 2))
+    # scipy.special.ndtri/ndtr are what norm.ppf/norm.sf compute for loc 0, scale 1 (bit-identical), without
+    # the ~0.1 ms of argument checking per call that dominated pages with hundreds of intervals.
+    z = float(ndtri(0.5 + confidence / 2))
     low = max(-1.0, centre - z * se)
     high = min(1.0, centre + z * se)
     return NpsInterval(nps, 100 * low, 100 * high, n, promoters, passives, detractors, confidence)
@@ -101,5 +103,5 @@ def nps_change_test(a: NpsInterval, b: NpsInterval, alpha: float = 0.05) -> NpsC
     centre_b, se_b = _adjusted(b)
     difference = centre_b - centre_a
     z = difference / math.sqrt(se_a**2 + se_b**2)
-    p_value = float(2 * norm.sf(abs(z)))
+    p_value = float(2 * ndtr(-abs(z)))
     return NpsChange(difference, z, p_value, p_value < alpha)

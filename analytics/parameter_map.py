@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,6 +130,34 @@ def _metric_sql(
     raise ValueError(f"metric {metric!r} must be 'rating', 'nps', 'sentiment' or 'aspect:<aspect>'")
 
 
+def _interval(metric: str, n: int, a: Any, b: Any, c: Any) -> tuple[float, float, float]:
+    """(satisfaction, low, high) of one product from its (n, a, b, c) sums (see :func:`_metric_sql`)."""
+    if metric == "rating":
+        mean = float(a) / n
+        variance = max(float(b) / n - mean**2, 0.0) * n / max(n - 1, 1)
+        half = 1.96 * math.sqrt(variance / n)
+        return mean, mean - half, mean + half
+    if metric == "nps":
+        i = nps_interval(int(a), int(b), int(c))
+        return i.nps, i.low, i.high
+    s = net_sentiment(int(a), int(b), int(c))
+    return s.net, s.low, s.high
+
+
+SATISFACTION_COLUMNS = ["brand", "product", "n", "satisfaction", "low", "high"]
+
+
+def _satisfaction_frame(rows: list[tuple], metric: str) -> pd.DataFrame:
+    """``rows`` of (brand, product, n, a, b, c) as :func:`product_satisfaction`'s frame (n = 0 left out)."""
+    records = []
+    for brand, product, n, a, b, c in rows:
+        n = int(n)
+        if n == 0:
+            continue
+        records.append((brand, product, n, *_interval(metric, n, a, b, c)))
+    return pd.DataFrame.from_records(records, columns=SATISFACTION_COLUMNS)
+
+
 def product_satisfaction(con: DuckDBPyConnection, filters: Filters, metric: str = "rating") -> pd.DataFrame:
     """Per product: ``n`` and ``satisfaction`` with a 95% interval.
 
@@ -137,29 +166,7 @@ def product_satisfaction(con: DuckDBPyConnection, filters: Filters, metric: str 
     mentions (both −100…100, adjusted Wald).
     """
     sql, params = _metric_sql(metric, filters, con)
-    rows = con.execute(sql, params).fetchall()
-    records = []
-    for brand, product, n, a, b, c in rows:
-        n = int(n)
-        if n == 0:
-            continue
-        if metric == "rating":
-            mean = float(a) / n
-            variance = max(float(b) / n - mean**2, 0.0) * n / max(n - 1, 1)
-            half = 1.96 * math.sqrt(variance / n)
-            value, low, high = mean, mean - half, mean + half
-        elif metric == "nps":
-            i = nps_interval(int(a), int(b), int(c))
-            value, low, high = i.nps, i.low, i.high
-        else:
-            s = net_sentiment(int(a), int(b), int(c))
-            value, low, high = s.net, s.low, s.high
-        records.append(
-            {"brand": brand, "product": product, "n": n, "satisfaction": value, "low": low, "high": high}
-        )
-    return pd.DataFrame.from_records(
-        records, columns=["brand", "product", "n", "satisfaction", "low", "high"]
-    )
+    return _satisfaction_frame(con.execute(sql, params).fetchall(), metric)
 
 
 @dataclass(frozen=True)
@@ -205,24 +212,31 @@ def parameter_map(
         raise ValueError("choose two different parameters")
     if not 5 <= grid_size <= 200 or bandwidth <= 0 or unknown_distance <= 0:
         raise ValueError("need 5 <= grid_size <= 200, bandwidth > 0 and unknown_distance > 0")
-    satisfaction = product_satisfaction(con, filters, metric)
-    scope_sql, scope_params = filters.scope_where()  # the user's data permissions reach the specs too
-    specs = con.execute(
-        f"SELECT brand, product, {x_col} AS x, {y_col} AS y, is_ours FROM products WHERE {scope_sql}",
-        scope_params,
-    ).df()
-    merged = satisfaction.merge(specs, on=["brand", "product"], how="left")
-    has_specs = merged["x"].notna() & merged["y"].notna()
-    missing = tuple(
-        sorted(
-            f"{b} {p}"
-            for b, p in zip(merged.loc[~has_specs, "brand"], merged.loc[~has_specs, "product"], strict=True)
-        )
-    )
-    points = merged[has_specs].copy()
-    points["is_ours"] = points["is_ours"].fillna(False).astype(bool)
-    points["small_sample"] = points["n"] < SMALL_SAMPLE
-    points = points[POINT_COLUMNS].sort_values(["brand", "product"]).reset_index(drop=True)
+    # One statement: the metric per product with its specs (the user's scope reaches the specs too).
+    metric_sql, params = _metric_sql(metric, filters, con)
+    scope_sql, scope_params = filters.scope_where(alias="p")
+    rows = con.execute(
+        f"""SELECT s.brand, s.product, s.n, s.a, s.b, s.c, p.{x_col} AS x, p.{y_col} AS y, p.is_ours
+            FROM ({metric_sql}) s
+            LEFT JOIN products p ON p.brand = s.brand AND p.product = s.product AND {scope_sql}
+            ORDER BY s.brand, s.product""",
+        {**params, **scope_params},
+    ).fetchall()
+    records, lacking = [], []
+    for brand, product, n, a, b, c, px_, py_, ours in rows:
+        n = int(n)
+        if n == 0:
+            continue
+        if px_ is None or py_ is None or math.isnan(px_) or math.isnan(py_):
+            lacking.append(f"{brand} {product}")
+            continue
+        value, low, high = _interval(metric, n, a, b, c)
+        small = n < SMALL_SAMPLE
+        records.append((brand, product, float(px_), float(py_), bool(ours), n, value, low, high, small))
+    missing = tuple(sorted(lacking))
+    points = pd.DataFrame.from_records(records, columns=POINT_COLUMNS)
+    if not records:  # the dtypes an empty merge of the specs gave
+        points = points.astype({"x": float, "y": float, "is_ours": bool, "small_sample": bool})
     empty = np.array([], dtype=float)
     if points.empty:
         return ParameterMap(
@@ -312,6 +326,11 @@ def compare_products(
                            dtype=bool, count=len(frame))
         return frame[mask].reset_index(drop=True)
 
+    def chosen(rows: list[tuple], metric: str) -> pd.DataFrame:
+        # The chosen pairs' rows only; none of them: the empty frame with the dtypes all the rows give.
+        frame = _satisfaction_frame([r for r in rows if (r[0], r[1]) in wanted], metric)
+        return frame if not frame.empty else _satisfaction_frame(rows, metric).iloc[0:0]
+
     scope_sql, scope_params = filters.scope_where()
     specs = con.execute(
         f"""SELECT {", ".join(COMPARISON_SPEC_COLUMNS)} FROM products
@@ -320,7 +339,26 @@ def compare_products(
         {"brands": list(brands), "names": list(names), **scope_params},
     ).df()
     aspects = keep(aspect_heatmap(con, narrowed, rows="product"))
-    nps = keep(product_satisfaction(con, narrowed, "nps")).rename(columns={"satisfaction": "nps"})
+    sql, params = _nps_and_rating_sql(narrowed, use_rollups(con))
+    rows = con.execute(sql, params).fetchall()  # one scan for both metrics
+    nps = chosen([(r[0], r[1], *r[6:]) for r in rows], "nps").rename(columns={"satisfaction": "nps"})
     nps["small_sample"] = nps["n"] < SMALL_SAMPLE
-    rating = keep(product_satisfaction(con, narrowed, "rating"))
+    rating = chosen([r[:6] for r in rows], "rating")
     return ProductComparison(keep(specs), aspects, nps, rating)
+
+
+def _nps_and_rating_sql(filters: Filters, rollups: bool) -> tuple[str, dict[str, object]]:
+    """(brand, product, then the rating's n, a, b, 0, then the NPS's n, a, b, c) per product: the sums of
+    :func:`_metric_sql` for both metrics in one statement, ordered by brand and product."""
+    rating, nps = _ROLLUP_METRICS["rating"], _ROLLUP_METRICS["nps"]
+    if rollups:
+        source, params = feedback_source(filters, "f")
+        return f"SELECT f.brand, f.product, {rating}, {nps} FROM {source} GROUP BY ALL ORDER BY 1, 2", params
+    where, params = filters.where(alias="f")
+    return (
+        "SELECT f.brand, f.product, count(f.rating), sum(f.rating), sum(f.rating * f.rating), 0,"
+        " count(f.nps_score), count(*) FILTER (WHERE f.nps_score >= 9),"
+        " count(*) FILTER (WHERE f.nps_score BETWEEN 7 AND 8), count(*) FILTER (WHERE f.nps_score <= 6)"
+        f" FROM feedback f WHERE {where} GROUP BY ALL ORDER BY 1, 2",
+        params,
+    )

@@ -1,16 +1,20 @@
 """Typical quotes (representative and mutually different) and full-text search over feedback.
 
 Typical quotes: the newest ``max_candidates`` matching reviews (bounded for speed) are embedded as TF-IDF
-vectors of character 1–3-grams (works for Chinese without segmentation); a quote's centrality is its cosine
+vectors of character 1–3-grams (works for Chinese without segmentation; :mod:`analytics.tfidf`, the same
+vectors as scikit-learn's ``TfidfVectorizer`` computed in numpy); a quote's centrality is its cosine
 similarity to the centroid; maximal marginal relevance picks ``k`` quotes, trading centrality against
 similarity to those already picked. Spans of the matching aspect terms are returned for highlighting,
 checked against the returned text. Search: every whitespace-separated term must occur (case-insensitive
-substring, bound parameters, no LIKE wildcards to escape), newest first. See docs/METRICS.md.
+substring, bound parameters, no LIKE wildcards to escape), newest first; the matches are counted only when
+that is free (fewer than a page) or asked for (:func:`count_matches`). See docs/METRICS.md.
 
 Speed (docs/BENCHMARKS.md): the candidate pool is 300 (the TF-IDF fit is linear in it); the number of
-matching reviews comes from the rollups when they are current; the newest candidates are found among the
-newest ``PROBE_FACTOR × cap`` rows (mention rows for an aspect) without counting every match, falling back
-to the full query when those are too few to be sure. Results are the same as the full query's.
+matching reviews comes from the rollups when they are current; the newest candidates (for an aspect: the
+newest ``PROBE_FACTOR × cap`` mention rows) are read newest first in date slices, so on storage sorted by
+date only the newest row groups are read (:mod:`analytics.newest`), falling back to the full query when
+those mention rows are too few to be sure; spans are read within the picked quotes' dates. Results are
+the same as the full query's (tests/test_quotes_fast.py).
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import numpy as np
 import pandas as pd
 from duckdb import DuckDBPyConnection
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from analytics.aspects import aspect_condition, mention_where
 from analytics.filters import Filters, text_present
+from analytics.newest import newest_rows
 from analytics.rollup_source import aspect_source, feedback_source, use_rollups
+from analytics.tfidf import char_tfidf
 
 POLARITIES = ("positive", "negative", "neutral")
 MAX_CANDIDATES = 300
@@ -34,6 +39,7 @@ MAX_CANDIDATES = 300
 # those few are checked (see _newest_probe); too few of them to be sure: the full query.
 PROBE_FACTOR = 2
 MAX_SEARCH_TERMS = 10
+SCORE_DECIMALS = 10  # MMR scores are compared at this precision (ties: the newest candidate)
 QUOTE_COLUMNS = [
     "feedback_id",
     "dataset_id",
@@ -98,49 +104,50 @@ _COLUMNS = "f.feedback_id, f.dataset_id, f.created_at, f.brand, f.product, f.cha
 _NEWEST = "ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC"
 
 
+def _date_bounds(dates: pd.Series, alias: str) -> tuple[str, dict[str, object]]:
+    """``alias.created_at BETWEEN`` the first and last of ``dates`` (TRUE when one is missing): rows are
+    stored by date, so DuckDB then reads only the row groups of those dates."""
+    if dates.empty or dates.isna().any():
+        return "TRUE", {}
+    return (
+        f"{alias}.created_at BETWEEN $tj_first AND $tj_last",
+        {"tj_first": dates.min().to_pydatetime(), "tj_last": dates.max().to_pydatetime()},
+    )
+
+
 def _newest_probe(
     con: DuckDBPyConnection, filters: Filters, aspect: str | None, cap: int
 ) -> pd.DataFrame | None:
-    """The same rows as :func:`_candidates_full` (polarity None), found from the newest
-    ``PROBE_FACTOR × cap`` rows (or mention rows) alone; None when those are too few to be sure."""
+    """The same rows as :func:`_candidates_full` (polarity None), read newest first in date slices
+    (:func:`analytics.newest.newest_rows`); None when the newest ``PROBE_FACTOR × cap`` mention rows do not
+    settle the ``cap`` newest reviews of an aspect."""
+    if aspect is None:
+        scope, params = filters.where(alias="f")
+        return newest_rows(con, _COLUMNS, scope, params, text_present("f"), {}, cap,
+                           since=params.get("date_from"), before=params.get("date_to"))
+    scope, params = mention_where(filters)
+    aspect_sql, aspect_params = aspect_condition(aspect)
     probe = cap * PROBE_FACTOR
-    if aspect is None:
-        where, params = filters.where(alias="f")
-        sql = f"""
-            WITH top AS (SELECT {_COLUMNS} FROM feedback f WHERE {where} {_NEWEST} LIMIT $probe)
-            SELECT *, (SELECT count(*) FROM top) AS probed FROM top f WHERE {text_present('f')} {_NEWEST}
-            LIMIT $cap"""
-    else:
-        where, params = mention_where(filters)
-        aspect_sql, aspect_params = aspect_condition(aspect)
-        params.update(aspect_params)
-        # A review's mentions share its created_at, so in this order each review's mentions are adjacent and
-        # the first ``cap`` distinct reviews of the probe are the ``cap`` newest reviews with a mention.
-        sql = f"""
-            WITH top AS (
-                SELECT m.dataset_id, m.feedback_id, m.created_at FROM aspect_mentions m
-                WHERE {where} AND {aspect_sql}
-                ORDER BY m.created_at DESC NULLS LAST, m.feedback_id DESC LIMIT $probe
-            ),
-            hits AS (SELECT dataset_id, feedback_id, max(created_at) AS created_at FROM top GROUP BY ALL),
-            newest AS (SELECT * FROM hits ORDER BY created_at DESC NULLS LAST, feedback_id DESC LIMIT $cap)
-            SELECT {_COLUMNS}, (SELECT count(*) FROM top) AS probed,
-                   (SELECT count(*) FROM hits) AS distinct_hits
-            FROM newest h JOIN feedback f USING (dataset_id, feedback_id)
-            WHERE {text_present('f')}
-            {_NEWEST}"""
-    frame = con.execute(sql, {**params, "probe": probe, "cap": cap}).df()
-    probed = int(frame["probed"].iloc[0]) if not frame.empty else None
-    if aspect is None:
-        enough = len(frame) == cap or (probed is not None and probed < probe)
-    else:
-        distinct = int(frame["distinct_hits"].iloc[0]) if not frame.empty else 0
-        # the probe held every mention (fewer than asked) or more than ``cap`` distinct reviews (the last one
-        # may be cut short; the first ``cap`` are complete)
-        enough = probed is not None and (probed < probe or distinct > cap)
-    if not enough:
+    top = newest_rows(con, "m.dataset_id, m.feedback_id, m.created_at", scope, params, aspect_sql,
+                      aspect_params, probe, since=params.get("date_from"), before=params.get("date_to"),
+                      table="aspect_mentions", alias="m")
+    # A review's mentions share its created_at, so in this order each review's mentions are adjacent and
+    # the first ``cap`` distinct reviews of the probe are the ``cap`` newest reviews with a mention: known
+    # when the probe held every mention (fewer than asked) or more than ``cap`` distinct reviews (the last
+    # one may be cut short; the first ``cap`` are complete).
+    hits = top.drop_duplicates(["dataset_id", "feedback_id"])
+    if len(top) == probe and len(hits) <= cap:
         return None
-    return frame.drop(columns=[c for c in ("probed", "distinct_hits") if c in frame.columns])
+    hits = hits.head(cap)
+    bounds, bound_params = _date_bounds(hits["created_at"], "f")
+    return con.execute(
+        f"""SELECT {_COLUMNS} FROM feedback f
+            WHERE (f.dataset_id, f.feedback_id) IN (SELECT unnest($datasets), unnest($ids))
+              AND {bounds} AND {text_present('f')}
+            {_NEWEST}""",
+        {"datasets": [int(d) for d in hits["dataset_id"]], "ids": [int(i) for i in hits["feedback_id"]],
+         **bound_params},
+    ).df()
 
 
 def _candidates_full(
@@ -201,7 +208,9 @@ def mmr_select(vectors: sparse.csr_matrix, k: int, diversity: float) -> tuple[li
     closest = np.zeros(matrix.shape[0])
     available = np.ones(matrix.shape[0], dtype=bool)
     for _ in range(min(k, matrix.shape[0])):
-        score = (1 - diversity) * centrality - diversity * closest
+        # Rounded: scores equal but for float rounding (texts whose n-grams no other text has) go to the
+        # first, newest candidate, whichever way the vectors were summed.
+        score = np.round((1 - diversity) * centrality - diversity * closest, SCORE_DECIMALS)
         score[~available] = -np.inf
         best = int(np.argmax(score))
         picked.append(best)
@@ -242,11 +251,14 @@ def _spans(
         params["polarity"] = polarity
     keys = pd.DataFrame({"dataset_id": picked["dataset_id"], "feedback_id": picked["feedback_id"]})
     params.update(ids=[int(i) for i in keys["feedback_id"]], datasets=[int(d) for d in keys["dataset_id"]])
+    # A mention carries its review's created_at: the picked reviews' dates bound the row groups read.
+    bounds, bound_params = _date_bounds(pd.to_datetime(picked["created_at"]), "m")
+    params.update(bound_params)
     rows = con.execute(
         f"""SELECT m.dataset_id, m.feedback_id, m.term, m.span_start, m.aspect_path, m.polarity
             FROM aspect_mentions m
             WHERE (m.dataset_id, m.feedback_id) IN (SELECT unnest($datasets), unnest($ids))
-              AND {aspect_sql} AND {polarity_sql}
+              AND {bounds} AND {aspect_sql} AND {polarity_sql}
             ORDER BY m.span_start""",
         params,
     ).fetchall()
@@ -291,11 +303,7 @@ def typical_quotes(
         return Quotes(pd.DataFrame(columns=QUOTE_COLUMNS), total, 0)
     # Identical texts (copy-pasted reviews) would crowd the picks: keep the newest of each.
     unique = candidates.drop_duplicates(subset="text", keep="first").reset_index(drop=True)
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=1, sublinear_tf=True)
-    try:
-        vectors = vectorizer.fit_transform(unique["text"].astype(str))
-    except ValueError:  # only stop-like / empty vocabulary
-        vectors = None
+    vectors = char_tfidf(unique["text"].astype(str).tolist())  # None: no text has a character
     if vectors is None:
         picked_idx, centrality = list(range(min(k, len(unique)))), np.zeros(len(unique))
     else:
@@ -322,9 +330,22 @@ SEARCH_COLUMNS = [
 
 @dataclass(frozen=True)
 class SearchResult:
+    """A page of search hits.
+
+    ``n_matching`` is the exact number of matching reviews when it is known without counting every match
+    (fewer hits than the page holds) or when a count was asked for (``count=True``); otherwise None.
+    ``more`` is True when matches exist beyond the rows returned (after this page).
+    """
+
     rows: pd.DataFrame  # newest first; ``spans``: every occurrence of every term, for highlighting
-    n_matching: int
+    n_matching: int | None
     terms: tuple[str, ...]
+    more: bool = False
+
+
+_SEARCH_SELECT = (
+    "f.feedback_id, f.dataset_id, f.created_at, f.brand, f.product, f.channel, f.rating, f.nps_score, f.text"
+)
 
 
 def search_terms(query: str) -> tuple[str, ...]:
@@ -343,40 +364,72 @@ def _caseless(term: str) -> bool:
     return all(ch.lower() == ch == ch.upper() and not unicodedata.category(ch).startswith("M") for ch in term)
 
 
-def search_feedback(
-    con: DuckDBPyConnection, filters: Filters, query: str, limit: int = 100, offset: int = 0
-) -> SearchResult:
-    """Feedback whose text contains every term of ``query`` (AND), newest first.
-
-    Matching is a case-insensitive substring test on bound parameters, so it works for Chinese without
-    segmentation and characters such as ``%`` and ``_`` are matched literally.
-    """
-    if not 1 <= limit <= 10_000 or offset < 0:
-        raise ValueError("limit must be 1…10000 and offset non-negative")
-    terms = search_terms(query)
-    if not terms:
-        return SearchResult(pd.DataFrame(columns=SEARCH_COLUMNS), 0, ())
-    where, params = filters.where(alias="f")
-    conditions = []
+def _search_condition(
+    filters: Filters, terms: tuple[str, ...]
+) -> tuple[str, dict[str, object], str, dict[str, object]]:
+    """The filter's WHERE clause (alias ``f``) and the test that the text holds every term, each with its
+    parameters."""
+    scope, scope_params = filters.where(alias="f")
+    conditions = ["f.text IS NOT NULL"]
+    params: dict[str, object] = {}
     for i, term in enumerate(terms):
         # lower() of every text is most of the cost (~5x at 1M rows); a term without cased letters (Chinese,
         # digits) matches the text exactly where it matches the lowered text.
         column = "f.text" if _caseless(term) else "lower(f.text)"
         conditions.append(f"contains({column}, $term{i})")
         params[f"term{i}"] = term
-    frame = con.execute(
-        f"""SELECT f.feedback_id, f.dataset_id, f.created_at, f.brand, f.product, f.channel, f.rating,
-                   f.nps_score, f.text, count(*) OVER () AS total
-            FROM feedback f
-            WHERE {where} AND f.text IS NOT NULL AND {" AND ".join(conditions)}
-            ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC
-            LIMIT $limit OFFSET $offset""",
-        {**params, "limit": limit, "offset": offset},
-    ).df()
-    total = int(frame["total"].iloc[0]) if not frame.empty else 0
-    frame = frame.drop(columns="total")
+    return scope, scope_params, " AND ".join(conditions), params
+
+
+def count_matches(con: DuckDBPyConnection, filters: Filters, query: str) -> int:
+    """The number of feedback rows whose text contains every term of ``query`` (see :func:`search_feedback`).
+
+    It tests every text in the filter's scope (~60 ms at 1M reviews, linear in the store), so the search
+    itself does not count unless asked.
+    """
+    terms = search_terms(query)
+    if not terms:
+        return 0
+    scope, scope_params, match, match_params = _search_condition(filters, terms)
+    sql = f"SELECT count(*) FROM feedback f WHERE {scope} AND {match}"
+    return int(con.execute(sql, {**scope_params, **match_params}).fetchall()[0][0])
+
+
+def search_feedback(
+    con: DuckDBPyConnection,
+    filters: Filters,
+    query: str,
+    limit: int = 100,
+    offset: int = 0,
+    count: bool = False,
+) -> SearchResult:
+    """Feedback whose text contains every term of ``query`` (AND), newest first: at most ``limit`` rows
+    after skipping ``offset``.
+
+    Matching is a case-insensitive substring test on bound parameters, so it works for Chinese without
+    segmentation and characters such as ``%`` and ``_`` are matched literally. Only the newest
+    ``offset + limit + 1`` matches are looked for, in date slices (:func:`analytics.newest.newest_rows`:
+    older row groups are not read); ``n_matching`` is exact when that finds every match, else None unless
+    ``count`` (a full count, :func:`count_matches`).
+    """
+    if not 1 <= limit <= 10_000 or offset < 0:
+        raise ValueError("limit must be 1…10000 and offset non-negative")
+    terms = search_terms(query)
+    if not terms:
+        return SearchResult(pd.DataFrame(columns=SEARCH_COLUMNS), 0, ())
+    scope, scope_params, match, match_params = _search_condition(filters, terms)
+    # One row past the page says whether there are more, without counting every match.
+    newest = newest_rows(
+        con, _SEARCH_SELECT, scope, scope_params, match, match_params, offset + limit + 1,
+        since=scope_params.get("date_from"), before=scope_params.get("date_to"),
+    )
+    more = len(newest) > offset + limit
+    frame = newest.iloc[offset : offset + limit].reset_index(drop=True)
+    total: int | None = len(newest) if not more else None  # fewer than asked for: that is every match
+    if total is None and count:
+        total = count_matches(con, filters, query)
     frame["spans"] = [_term_spans(str(text), terms) for text in frame["text"]]
-    return SearchResult(frame[SEARCH_COLUMNS], total, terms)
+    return SearchResult(frame[SEARCH_COLUMNS], total, terms, more)
 
 
 def _term_spans(text: str, terms: tuple[str, ...]) -> list[dict[str, object]]:

@@ -99,20 +99,21 @@ class Windows:
 
 
 def comparison_windows(
-    con: duckdb.DuckDBPyConnection, filters: Filters, default_days: int = 90
+    con: duckdb.DuckDBPyConnection, filters: Filters, default_days: int = 90, rollups: bool | None = None
 ) -> Windows | None:
     """Current and previous windows for "change against the previous period".
 
     The current window is the filter's dates; an open end is closed at the newest (and an open start at
     ``default_days`` before the end of) the feedback selected by the other filters. The previous window has
     the same length and ends the day before. ``None`` when the selection holds no dated feedback.
+    ``rollups``: the caller's ``use_rollups(con)`` answer (None: asked here).
     """
     if default_days < 1:
         raise ValueError("default_days must be at least 1")
     end, start = filters.date_to, filters.date_from
     if end is None or start is None:
         undated = filters.with_(date_from=None, date_to=None)
-        if use_rollups(con):
+        if use_rollups(con) if rollups is None else rollups:
             source, params = feedback_source(undated, "f")
             sql = f"SELECT min(f.first_at), max(f.last_at) FROM {source}"
         else:

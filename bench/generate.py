@@ -16,8 +16,12 @@ Texts are an aspect part (from a seeded pool of composed clauses, whose mention 
 filler from a second pool and a number, so almost every text is distinct (as with real reviews; a small
 pool of identical texts would let DuckDB's dictionary compression flatter the text scans).
 
+Rows are stored in ``created_at`` order (feedback, sentiment and mentions alike), as the import (which sorts
+each file by date) and the annotation (pending feedback by date) leave data fed in over time; ``feedback_id``
+is the generation order, as the import allocates ids in file order.
+
 :func:`export_review_files` writes the review rows as CSV and Parquet in the demo's source format (Chinese
-headers), the input of the import benchmark.
+headers), in a seeded shuffled order, the input of the import benchmark (which then measures the sort).
 """
 
 from __future__ import annotations
@@ -243,7 +247,7 @@ def _lookup_tables(con: duckdb.DuckDBPyConnection, rng: np.random.Generator,
 
 
 _FEEDBACK_SQL = """
-CREATE OR REPLACE TEMP TABLE _b_chunk AS
+INSERT INTO _b_all
 SELECT g.feedback_id, k.dataset_id,
        g.source_row,
        c.channel, p.brand, p.product, g.created_at, g.rating, g.nps_score,
@@ -262,6 +266,12 @@ JOIN _b_texts t USING (pool_id)
 JOIN _b_fillers fl USING (filler_id)
 """
 
+_ALL_COLUMNS = (
+    "feedback_id BIGINT, dataset_id INTEGER, source_row INTEGER, channel VARCHAR, brand VARCHAR, "
+    "product VARCHAR, created_at TIMESTAMP, rating TINYINT, nps_score TINYINT, text VARCHAR, "
+    "region VARCHAR, store VARCHAR, customer_id VARCHAR, pool_id INTEGER, sentiment VARCHAR, score DOUBLE"
+)
+
 _INSERT_SQL = (
     """
     INSERT INTO feedback (feedback_id, dataset_id, source_row, content_hash, channel, brand, product,
@@ -271,12 +281,12 @@ _INSERT_SQL = (
                             nps_score, text, region, store, customer_id)),
            channel, brand, product, created_at, rating, nps_score, text, region, store, customer_id,
            json_object('品牌', brand, '机型', product)
-    FROM _b_chunk ORDER BY feedback_id
+    FROM _b_all ORDER BY created_at NULLS LAST, feedback_id
     """,
     f"""
     INSERT INTO feedback_sentiment (feedback_id, dataset_id, text_hash, sentiment, score, pipeline_version)
     SELECT feedback_id, dataset_id, md5(text), sentiment, score, '{PIPELINE_VERSION}'
-    FROM _b_chunk WHERE text IS NOT NULL ORDER BY feedback_id
+    FROM _b_all WHERE text IS NOT NULL ORDER BY created_at NULLS LAST, feedback_id
     """,
     f"""
     INSERT INTO aspect_mentions (feedback_id, dataset_id, brand, product, channel, created_at, aspect_path,
@@ -285,8 +295,8 @@ _INSERT_SQL = (
     SELECT c.feedback_id, c.dataset_id, c.brand, c.product, c.channel, c.created_at, m.aspect_path,
            m.aspect_top, m.term, m.clause, m.span_start, m.span_end, m.polarity, m.confidence,
            '{PIPELINE_VERSION}'
-    FROM _b_chunk c JOIN _b_mentions m USING (pool_id)
-    WHERE c.text IS NOT NULL ORDER BY c.feedback_id, m.span_start
+    FROM _b_all c JOIN _b_mentions m USING (pool_id)
+    WHERE c.text IS NOT NULL ORDER BY c.created_at NULLS LAST, c.feedback_id, m.span_start
     """,
 )
 
@@ -318,17 +328,21 @@ def build_store(path: str | Path, n: int, seed: int = 0) -> BuildSummary:
         dataset_ids = _create_datasets(con)
         positivity, n_products, huawei = _lookup_tables(con, rng, dataset_ids)
         rows_so_far = np.zeros(len(KIND_SHARES), dtype="int64")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _b_all ({_ALL_COLUMNS})")
         for start in range(0, n, CHUNK_ROWS):
             size = min(CHUNK_ROWS, n - start)
             frame = _chunk_frame(rng, start, size, positivity, n_products, huawei)
             frame["source_row"] = _source_rows(frame["kind_idx"].to_numpy(), rows_so_far)
             con.register("_b_gen", frame)
-            con.execute("BEGIN TRANSACTION")
             con.execute(_FEEDBACK_SQL)
+            con.unregister("_b_gen")
+        # Stored in created_at order (NULLs last), as the import (data/ingest_sql.insert_feedback_from) and
+        # the annotation (models/annotation_store: pending feedback by date) leave rows fed in over time;
+        # feedback_id stays the generation (file) order, as the import allocates it.
+        with transaction(con):
             for sql in _INSERT_SQL:
                 con.execute(sql)
-            con.execute("COMMIT")
-            con.unregister("_b_gen")
+        con.execute("DROP TABLE _b_all")
         con.execute(
             "UPDATE datasets SET rows_read = s.n, rows_imported = s.n FROM (SELECT dataset_id, count(*) AS n"
             " FROM feedback GROUP BY ALL) s WHERE datasets.dataset_id = s.dataset_id"
@@ -354,9 +368,12 @@ REVIEW_FILE_COLUMNS = {"text": "评论内容", "rating": "评分", "created_at":
                        "product": "机型", "channel": "渠道", "region": "省份"}
 
 
-def export_review_files(store: str | Path, folder: str | Path, limit: int | None = None) -> dict[str, object]:
+def export_review_files(
+    store: str | Path, folder: str | Path, limit: int | None = None, seed: int = 0
+) -> dict[str, object]:
     """Write the store's review rows (at most ``limit``) as ``reviews.csv`` and ``reviews.parquet`` in the
-    demo's source format; return their paths and row count."""
+    demo's source format, in a shuffled order (the same for the same ``seed``), so importing them measures
+    the import's sort by date; return their paths and row count."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     columns = ", ".join(
@@ -365,8 +382,9 @@ def export_review_files(store: str | Path, folder: str | Path, limit: int | None
         for field, header in REVIEW_FILE_COLUMNS.items()
     )
     limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+    shuffled = f"hash(f.feedback_id, {int(seed)}), f.feedback_id"
     select = (f"SELECT {columns} FROM feedback f JOIN datasets d USING (dataset_id) "
-              f"WHERE d.kind = 'reviews' ORDER BY f.feedback_id {limit_sql}")
+              f"WHERE d.kind = 'reviews' ORDER BY {shuffled} {limit_sql}")
     csv_path, parquet_path = out / "reviews.csv", out / "reviews.parquet"
     con = duckdb.connect(str(store), read_only=True)
     try:

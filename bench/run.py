@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: rows stored in created_at order, review files exported shuffled
 PHASES = ("generate", "import_csv", "import_parquet", "queries", "pandas", "app")
 TARGETS = {"import_rows_per_s": 300_000, "query_p95_ms_1m": 100, "query_p95_ms_10m": 300,
            "pandas_ratio_1m": 10, "peak_rss_mb_10m": 4096, "app_first_render_s": 5}
@@ -76,7 +76,7 @@ def phase_generate(work: Path, reviews: int, seed: int) -> dict[str, object]:
         stale.unlink(missing_ok=True)
     built = build_store(store, reviews, seed)
     started = time.perf_counter()
-    files = export_review_files(store, work)
+    files = export_review_files(store, work, seed=seed)
     meta = {**wanted, "feedback": built.feedback, "texts": built.texts, "mentions": built.mentions,
             "build_s": round(built.seconds, 2), "build_rollups_s": round(built.rollup_seconds, 2),
             "export_s": round(time.perf_counter() - started, 2), **files}

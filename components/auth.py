@@ -7,11 +7,14 @@ No password or hash is ever put into session state, shown, or logged.
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from components.i18n import LANG_KEY, register, t
 from components.safe_text import escape_markdown
 from data.scope import Scope
+from data.sign_in_limit import SignInThrottle
 from data.users import (
     DEMO_ACCOUNTS,
     PAGE_MIN_ROLE,
@@ -35,6 +38,11 @@ register(
         "auth.password": ("密码", "Password"),
         "auth.submit": ("登录", "Sign in"),
         "auth.invalid": ("用户名或密码不正确。", "Wrong user name or password."),
+        "auth.locked": (
+            "登录失败次数过多，此用户名已暂时锁定，请 {minutes} 分钟后再试。忘记密码请联系管理员。",
+            "Too many failed sign-ins: this user name is locked for now. Try again in {minutes} min, or ask "
+            "an administrator to reset the password.",
+        ),
         "auth.disabled": (
             "该账号已停用，请联系管理员。", "This account is turned off; ask an administrator."
         ),
@@ -158,14 +166,21 @@ def require_role(role: Role, url_path: str) -> User:
     return user
 
 
+@st.cache_resource(show_spinner=False)
+def sign_in_throttle() -> SignInThrottle:
+    """The process-wide limit on failed sign-ins (one per server process, shared by every session)."""
+    return SignInThrottle()
+
+
 def _sign_in(file: UsersFile) -> None:
     username = str(st.session_state.get(KEY_USERNAME, "")).strip()
     password = str(st.session_state.get(KEY_PASSWORD, ""))
     st.session_state[KEY_PASSWORD] = ""  # never keep the password beyond this callback
     try:
-        user = authenticate(file, username, password)
+        user = authenticate(file, username, password, sign_in_throttle())
     except SignInError as exc:
         st.session_state["auth_error"] = exc.reason
+        st.session_state["auth_retry_min"] = max(1, math.ceil(exc.retry_after_s / 60))
         return
     st.session_state.pop("auth_error", None)
     st.session_state[USER_KEY] = user.username
@@ -184,7 +199,9 @@ def sign_in_page() -> None:
         st.text_input(t("auth.password"), type="password", key=KEY_PASSWORD)
         st.form_submit_button(t("auth.submit"), on_click=_sign_in, args=(file,), type="primary")
     error = st.session_state.get("auth_error")
-    if error:
+    if error == "locked":
+        st.error(t("auth.locked", minutes=st.session_state.get("auth_retry_min", 15)))
+    elif error:
         st.error(t("auth.disabled" if error == "disabled" else "auth.invalid"))
     if demo_on and any(name not in file.users for name, *_ in DEMO_ACCOUNTS):
         st.info(t("auth.demo"))

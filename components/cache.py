@@ -321,8 +321,19 @@ def _search_feedback(
 
 
 def search_feedback(filters: Filters, query: str, limit: int = 200) -> SearchResult:
-    """``analytics.quotes.search_feedback`` (a ``SearchResult``): every term must occur, newest first."""
+    """``analytics.quotes.search_feedback`` (a ``SearchResult``): every term must occur, newest first;
+    ``n_matching`` is None when more match than ``limit`` (count them with :func:`count_matches`)."""
     return _search_feedback(cursor(), store_path(), _scoped(filters), query, limit)
+
+
+@st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)
+def _count_matches(_con: duckdb.DuckDBPyConnection, path: str, filters: Filters, query: str) -> int:
+    return quote_queries.count_matches(_con, filters, query)
+
+
+def count_matches(filters: Filters, query: str) -> int:
+    """``analytics.quotes.count_matches``: every feedback row whose text holds every term (a full scan)."""
+    return _count_matches(cursor(), store_path(), _scoped(filters), query)
 
 
 @st.cache_data(ttl=TTL_SECONDS, max_entries=MAX_ENTRIES, show_spinner=False)

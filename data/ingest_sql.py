@@ -522,6 +522,7 @@ def insert_feedback_from(cur: duckdb.DuckDBPyConnection, relation: str, dataset_
                    CAST(r.created_at AS TIMESTAMP), CAST(r.rating AS TINYINT), CAST(r.nps_score AS TINYINT),
                    r.text, r.region, r.store, r.customer_id, CAST(r.extra AS JSON)
             FROM _tj_keys k JOIN {relation} r ON r.source_row = k.source_row
+            ORDER BY CAST(r.created_at AS TIMESTAMP) NULLS LAST, k.feedback_id
             """,
             [dataset_id],
         ).fetchall()

@@ -7,7 +7,9 @@ them unchanged, data restrictions included. Tables (``ROLLUP_TABLES``):
 
 - ``rollup_feedback_day`` / ``rollup_feedback_month``: volume, texts, rating count/sum/sum of squares and
   distribution, NPS groups, overall sentiment counts, annotated rows with an NPS score, first/last
-  ``created_at``. Undated rows have ``day``/``month`` NULL.
+  ``created_at``. Undated rows have ``day``/``month`` NULL. ``rollup_feedback_noregion_month`` (migration 6):
+  the same month counters without ``region`` (~30x fewer rows at 1M reviews), read whenever a filter does
+  not touch ``region`` and the query does not group by it.
 - ``rollup_aspects_day`` (with ``region``), ``rollup_aspects_month`` (without ``region``: ~40x fewer rows),
   ``rollup_aspects_region_month`` (with ``region``, sorted by it): aspect mentions per ``aspect_path``/
   ``aspect_top`` with positive/neutral/negative counts and the sum of confidences. The mention's own
@@ -61,7 +63,8 @@ FEEDBACK_COUNTERS = (
 )
 ASPECT_COUNTERS = ("n", "positive", "neutral", "negative", "reviews", "reviews_top")
 
-ROLLUP_TABLES = (
+# The tables of migration 4 (its SQL is frozen: a released migration never changes).
+_MIGRATION_4_TABLES = (
     "rollup_feedback_day",
     "rollup_feedback_month",
     "rollup_aspects_day",
@@ -70,6 +73,7 @@ ROLLUP_TABLES = (
     "rollup_driver_aspects",
     "rollup_driver_pairs",
 )
+ROLLUP_TABLES = (*_MIGRATION_4_TABLES, "rollup_feedback_noregion_month")
 DRIVER_KEYS = ("month", "dataset_id", "brand", "product", "channel", "outcome")
 
 # A month table holding more rows than this many times its compacted size (plus a margin) is compacted.
@@ -102,11 +106,12 @@ def _columns(counters: Sequence[str]) -> str:
     return ",\n    ".join(f"{c} BIGINT NOT NULL DEFAULT 0" for c in counters)
 
 
-def _feedback_table(name: str, date_column: str) -> str:
+def _feedback_table(name: str, date_column: str, region: bool = True) -> str:
+    region_sql = " region VARCHAR," if region else ""
     return f"""
 CREATE TABLE {name} (
     {date_column} TIMESTAMP,
-    dataset_id INTEGER NOT NULL, brand VARCHAR, product VARCHAR, channel VARCHAR, region VARCHAR,
+    dataset_id INTEGER NOT NULL, brand VARCHAR, product VARCHAR, channel VARCHAR,{region_sql}
     {_columns(FEEDBACK_COUNTERS)},
     first_at TIMESTAMP, last_at TIMESTAMP
 );"""
@@ -144,9 +149,11 @@ CREATE TABLE rollup_driver_pairs (
 );"""
 
 
-# Version of the rollup tables' layout, stored in rollup_meta by migration 4; the guard requires it (a store
-# migrated by an earlier draft of these tables then reads the base tables instead of failing).
-LAYOUT_VERSION = 1
+# Version of the rollup tables' layout, stored in rollup_meta (1 by migration 4, 2 by migration 6, which
+# added rollup_feedback_noregion_month); the guard requires it, so a store migrated by an earlier draft of
+# these tables, or opened read-only before migration 6, reads the base tables instead of failing.
+LAYOUT_VERSION = 2
+_MIGRATION_4_LAYOUT = 1
 
 
 def _meta_tables() -> str:
@@ -154,13 +161,13 @@ def _meta_tables() -> str:
     # dataset_id column, so deleting a dataset removes its totals with its rollup rows.
     return f"""
 CREATE TABLE rollup_meta (name VARCHAR NOT NULL, value BIGINT NOT NULL);
-INSERT INTO rollup_meta VALUES ('layout', {LAYOUT_VERSION});
+INSERT INTO rollup_meta VALUES ('layout', {_MIGRATION_4_LAYOUT});
 CREATE TABLE rollup_totals (
     dataset_id INTEGER NOT NULL, feedback BIGINT NOT NULL, annotated BIGINT NOT NULL, mentions BIGINT NOT NULL
 );"""
 
 
-#: DDL of migration 4 (data/schema.py); the backfill is :data:`BACKFILL_SQL`.
+#: DDL of migration 4 (data/schema.py); its backfill is :data:`MIGRATION_4_BACKFILL_SQL`.
 SCHEMA_SQL = "\n".join(
     [
         _feedback_table("rollup_feedback_day", "day"),
@@ -241,10 +248,26 @@ _MONTH_ORDER = "month, brand, product"
 _REGION_ORDER = "region, month, brand, product"
 
 
-def _month_targets() -> tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str, str], ...]:
+_NO_REGION_KEYS = tuple(k for k in FEEDBACK_KEYS if k != "region")
+
+
+def _month_targets(
+    layout: int = LAYOUT_VERSION,
+) -> tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], str, str], ...]:
     """(month table, day table it is summed from, keys, counters, extra columns, sort order) of each month
-    rollup: the feedback month table and the two aspect month tables (without and with region)."""
-    no_region = tuple(k for k in FEEDBACK_KEYS if k != "region")
+    rollup: the feedback month tables (with region; without it from layout 2 on) and the two aspect month
+    tables (without and with region). ``layout=1``: the tables of migration 4 (its frozen backfill)."""
+    no_region = _NO_REGION_KEYS
+    feedback_no_region = (
+        (
+            "rollup_feedback_noregion_month",
+            "rollup_feedback_day",
+            no_region,
+            FEEDBACK_COUNTERS,
+            _FEEDBACK_EXTRA,
+            _MONTH_ORDER,
+        ),
+    )
     return (
         (
             "rollup_feedback_month",
@@ -270,6 +293,7 @@ def _month_targets() -> tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], 
             _ASPECT_EXTRA,
             _REGION_ORDER,
         ),
+        *(feedback_no_region if layout >= 2 else ()),
     )
 
 
@@ -351,33 +375,62 @@ SELECT dataset_id, sum(feedback), sum(annotated), sum(mentions) FROM (
 ) GROUP BY dataset_id"""
 
 
-#: The backfill of migration 4: every rollup from the base tables (also :func:`rebuild`).
-def _month_backfill() -> list[str]:
-    targets = _month_targets()
+def _month_backfill(layout: int) -> list[str]:
     return [
         f"INSERT INTO {target} BY NAME {_month_from_day(source, k, c, extra, 'TRUE')} ORDER BY {order};"
-        for target, source, k, c, extra, order in targets
+        for target, source, k, c, extra, order in _month_targets(layout)
     ]
 
 
-BACKFILL_SQL = "\n".join(
-    [
-        _SAFE_SETTING + ";",
-        f"INSERT INTO rollup_feedback_day BY NAME {_FEEDBACK_DAY_SELECT.format(where_f='TRUE')} "
-        f"ORDER BY {_FEEDBACK_ORDER};",
-        f"INSERT INTO rollup_aspects_day BY NAME {_ASPECT_DAY_SELECT.format(where_m='TRUE')} "
-        f"ORDER BY {_FEEDBACK_ORDER};",
-        *_month_backfill(),
-        *(statement + ";" for statement in driver_sql("TRUE")),
-        _TOTALS_SQL.format(where="TRUE") + ";",
-        "RESET disabled_optimizers;",
-    ]
-)
+def _backfill_sql(layout: int) -> str:
+    return "\n".join(
+        [
+            _SAFE_SETTING + ";",
+            f"INSERT INTO rollup_feedback_day BY NAME {_FEEDBACK_DAY_SELECT.format(where_f='TRUE')} "
+            f"ORDER BY {_FEEDBACK_ORDER};",
+            f"INSERT INTO rollup_aspects_day BY NAME {_ASPECT_DAY_SELECT.format(where_m='TRUE')} "
+            f"ORDER BY {_FEEDBACK_ORDER};",
+            *_month_backfill(layout),
+            *(statement + ";" for statement in driver_sql("TRUE")),
+            _TOTALS_SQL.format(where="TRUE") + ";",
+            "RESET disabled_optimizers;",
+        ]
+    )
+
+
+#: Every rollup from the base tables (:func:`rebuild`).
+BACKFILL_SQL = _backfill_sql(LAYOUT_VERSION)
+#: The backfill of migration 4 (frozen: the tables of layout 1 only).
+MIGRATION_4_BACKFILL_SQL = _backfill_sql(_MIGRATION_4_LAYOUT)
+
+
+def _record_sizes_sql(tables: Sequence[str]) -> str:
+    return "DELETE FROM rollup_meta WHERE name LIKE 'rows:%';\n" + "\n".join(
+        f"INSERT INTO rollup_meta SELECT 'rows:{table}', count(*) FROM {table};" for table in tables
+    )
 
 
 #: Records each table's row count after a full build or compaction (see :func:`_compact_if_fragmented`).
-RECORD_SIZES_SQL = "DELETE FROM rollup_meta WHERE name LIKE 'rows:%';\n" + "\n".join(
-    f"INSERT INTO rollup_meta SELECT 'rows:{table}', count(*) FROM {table};" for table in ROLLUP_TABLES
+RECORD_SIZES_SQL = _record_sizes_sql(ROLLUP_TABLES)
+MIGRATION_4_RECORD_SIZES_SQL = _record_sizes_sql(_MIGRATION_4_TABLES)
+
+#: Migration 6: the month table without region, filled from the day table (a migrated store stays current).
+#: Only tables of layout 1 are carried to layout 2 (another layout stays unreadable until a rebuild).
+_LAYOUT_1 = f"(SELECT max(value) FROM rollup_meta WHERE name = 'layout') = {_MIGRATION_4_LAYOUT}"
+MIGRATION_6_SQL = "\n".join(
+    [
+        _feedback_table("rollup_feedback_noregion_month", "month", region=False),
+        _SAFE_SETTING + ";",
+        "INSERT INTO rollup_feedback_noregion_month BY NAME "
+        + _month_from_day(
+            "rollup_feedback_day", _NO_REGION_KEYS, FEEDBACK_COUNTERS, _FEEDBACK_EXTRA, _LAYOUT_1
+        )
+        + f" ORDER BY {_MONTH_ORDER};",
+        "RESET disabled_optimizers;",
+        f"UPDATE rollup_meta SET value = {LAYOUT_VERSION}"
+        f" WHERE name = 'layout' AND value = {_MIGRATION_4_LAYOUT};",
+        RECORD_SIZES_SQL,
+    ]
 )
 
 
@@ -488,7 +541,11 @@ def _append_delta(con: duckdb.DuckDBPyConnection, batch_f: str, batch_m: str) ->
             "INSERT INTO rollup_feedback_month BY NAME "
             + _month_from_day("_tj_rollup_fdelta", FEEDBACK_KEYS, sentiment_counters, _FEEDBACK_EXTRA, "TRUE")
         )
-        no_region = tuple(k for k in FEEDBACK_KEYS if k != "region")
+        no_region = _NO_REGION_KEYS
+        con.execute(
+            "INSERT INTO rollup_feedback_noregion_month BY NAME "
+            + _month_from_day("_tj_rollup_fdelta", no_region, sentiment_counters, _FEEDBACK_EXTRA, "TRUE")
+        )
         con.execute(
             "INSERT INTO rollup_aspects_month BY NAME "
             + _month_from_day(
@@ -550,6 +607,7 @@ def _recompute_groups(con: duckdb.DuckDBPyConnection, batch_f: str) -> None:
         con.execute(f"DELETE FROM rollup_feedback_day t WHERE {day_t}")
         con.execute(f"DELETE FROM rollup_aspects_day t WHERE {day_t_any_region}")
         con.execute(f"DELETE FROM rollup_feedback_month t WHERE {month_t}")
+        con.execute(f"DELETE FROM rollup_feedback_noregion_month t WHERE {month_t_any_region}")
         con.execute(f"DELETE FROM rollup_aspects_region_month t WHERE {month_t_any_region}")
         con.execute(f"DELETE FROM rollup_aspects_month t WHERE {month_t_any_region}")
         for table in ("rollup_driver_aspects", "rollup_driver_pairs"):
@@ -573,11 +631,17 @@ def _recompute_groups(con: duckdb.DuckDBPyConnection, batch_f: str) -> None:
         month_d_any_region = _key_match(_pairs("d", "date_trunc('month', d.day)", region=False)).replace(
             "k.day", month_of
         )
-        no_region = tuple(k for k in FEEDBACK_KEYS if k != "region")
+        no_region = _NO_REGION_KEYS
         con.execute(
             "INSERT INTO rollup_feedback_month BY NAME "
             + _month_from_day(
                 "rollup_feedback_day", FEEDBACK_KEYS, FEEDBACK_COUNTERS, _FEEDBACK_EXTRA, month_d
+            )
+        )
+        con.execute(
+            "INSERT INTO rollup_feedback_noregion_month BY NAME "
+            + _month_from_day(
+                "rollup_feedback_day", no_region, FEEDBACK_COUNTERS, _FEEDBACK_EXTRA, month_d_any_region
             )
         )
         con.execute(
@@ -663,7 +727,7 @@ def _compact(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _tj_rollup_compact ORDER BY {_MONTH_ORDER}")
         con.execute("DROP TABLE _tj_rollup_compact")
-    for table in ("rollup_feedback_month", "rollup_aspects_month", "rollup_aspects_region_month"):
+    for table, *_ in _month_targets():
         con.execute(f"DELETE FROM {table}")
     _insert_month_tables(con, "TRUE")
     _record_compacted_size(con)
@@ -694,27 +758,54 @@ class RollupStatus:
         )
 
 
-GUARD_SQL = f"""
-SELECT (SELECT count(*) FROM feedback), coalesce(sum(t.feedback), 0),
-       (SELECT count(*) FROM feedback_sentiment), coalesce(sum(t.annotated), 0),
-       (SELECT count(*) FROM aspect_mentions), coalesce(sum(t.mentions), 0),
-       (SELECT max(value) FROM rollup_meta WHERE name = 'layout') IS NOT DISTINCT FROM {LAYOUT_VERSION}
-FROM rollup_totals t
+# One UNION ALL, no scalar subqueries: ~0.9 ms at 1M reviews against 1.4 ms for the same counts as scalar
+# subqueries (it runs before every analytics query). Rows: (0, base counts), (1, one dataset's totals),
+# (2, layout).
+GUARD_SQL = """
+SELECT 0 AS k, count(*) AS a, 0 AS b, 0 AS c FROM feedback
+UNION ALL SELECT 0, 0, count(*), 0 FROM feedback_sentiment
+UNION ALL SELECT 0, 0, 0, count(*) FROM aspect_mentions
+UNION ALL SELECT 1, feedback, annotated, mentions FROM rollup_totals
+UNION ALL SELECT 2, value, 0, 0 FROM rollup_meta WHERE name = 'layout'
 """
+
+
+def _guard(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int, int, int, bool]:
+    """(feedback, in rollups, annotated, in rollups, mentions, in rollups, layout is ours)."""
+    sums = {0: [0, 0, 0], 1: [0, 0, 0]}
+    layouts = []
+    for kind, a, b, c in con.execute(GUARD_SQL).fetchall():
+        if kind == 2:
+            layouts.append(int(a))
+        else:
+            total = sums[int(kind)]
+            total[0] += int(a)
+            total[1] += int(b)
+            total[2] += int(c)
+    (f, s, m), (rf, rs, rm) = sums[0], sums[1]
+    return f, rf, s, rs, m, rm, bool(layouts) and max(layouts) == LAYOUT_VERSION
 
 
 def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the rollups account for exactly the rows of ``feedback``, ``feedback_sentiment`` and
     ``aspect_mentions`` as this connection sees them (attached Parquet views or rows written without the
-    maintenance calls make it False, and the readers then use the base tables)."""
+    maintenance calls make it False, and the readers then use the base tables).
+
+    Not cached: DuckDB has no cheap change counter, and a cached True after another cursor's write would
+    give wrong numbers; callers that need the answer several times pass it along instead."""
     try:
-        a, b, c, d, e, g, layout = con.execute(GUARD_SQL).fetchall()[0]
+        a, b, c, d, e, g, layout = _guard(con)
     except duckdb.CatalogException:  # a store without the rollup migration (read-only, not migrated)
         return False
-    return bool(layout) and int(a) == int(b) and int(c) == int(d) and int(e) == int(g)
+    return layout and a == b and c == d and e == g
 
 
 def status(con: duckdb.DuckDBPyConnection) -> RollupStatus:
-    a, b, c, d, e, g, layout = con.execute(GUARD_SQL).fetchall()[0]
-    rows = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in ROLLUP_TABLES}
-    return RollupStatus(int(a), int(b), int(c), int(d), int(e), int(g), rows, bool(layout))
+    a, b, c, d, e, g, layout = _guard(con)
+    rows = {}
+    for table in ROLLUP_TABLES:
+        try:
+            rows[table] = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+        except duckdb.CatalogException:  # a table of a later layout, on a store opened read-only
+            rows[table] = 0
+    return RollupStatus(a, b, c, d, e, g, rows, layout)

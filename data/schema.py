@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.rollups import BACKFILL_SQL as ROLLUP_BACKFILL_SQL
-from data.rollups import RECORD_SIZES_SQL as ROLLUP_RECORD_SIZES_SQL
+from data.rollups import MIGRATION_4_BACKFILL_SQL as ROLLUP_BACKFILL_SQL
+from data.rollups import MIGRATION_4_RECORD_SIZES_SQL as ROLLUP_RECORD_SIZES_SQL
+from data.rollups import MIGRATION_6_SQL as ROLLUP_NOREGION_SQL
 from data.rollups import SCHEMA_SQL as ROLLUP_SCHEMA_SQL
 
 
@@ -250,6 +251,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "aspect_top": "VARCHAR", "term": "VARCHAR", "clause": "VARCHAR", "span_start": "INTEGER",
             "span_end": "INTEGER", "polarity": "VARCHAR", "confidence": "DOUBLE"}]');
         """,
+    ),
+    Migration(
+        version=6,
+        description="rollups: rollup_feedback_noregion_month (month counters without region, layout 2)",
+        # Filled from rollup_feedback_day, so a store whose rollups were current stays current; maintained
+        # with the other rollups (data/rollups.py). Analytics read it when neither the filter nor the
+        # grouping touches region (analytics/rollup_source.py).
+        sql=ROLLUP_NOREGION_SQL,
     ),
 )
 

@@ -20,12 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
+from typing import NoReturn
 
 import bcrypt
 import yaml
 
 from data.config import PROJECT_ROOT
 from data.scope import Scope
+from data.sign_in_limit import SignInThrottle
 
 USERS_ENV_VAR = "TINGJIAN_USERS"
 DEMO_ENV_VAR = "TINGJIAN_DEMO_ACCOUNTS"
@@ -373,11 +375,13 @@ def _keep_an_admin(before: UsersFile, after: Mapping[str, User]) -> None:
 
 
 class SignInError(Exception):
-    """Sign-in refused. ``reason`` is ``invalid`` (unknown user or wrong password) or ``disabled``."""
+    """Sign-in refused. ``reason`` is ``invalid`` (unknown user or wrong password), ``disabled`` or
+    ``locked`` (too many failed attempts: ``retry_after_s`` says for how long)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, retry_after_s: float = 0.0) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 def all_users(users_file: UsersFile) -> Mapping[str, User]:
@@ -392,18 +396,34 @@ def find_user(users_file: UsersFile, username: str) -> User | None:
     return all_users(users_file).get(username.strip())
 
 
-def authenticate(users_file: UsersFile, username: str, password: str) -> User:
+def authenticate(
+    users_file: UsersFile, username: str, password: str, throttle: SignInThrottle | None = None
+) -> User:
     """The user whose name and password match; raises :class:`SignInError` otherwise.
 
     An unknown name is checked against a dummy hash so that it costs as long as a wrong password; a disabled
-    account is only reported as disabled after its password was right.
+    account is only reported as disabled after its password was right. With a ``throttle``, a name locked
+    after too many failures is refused before any password check, and every failure is counted.
     """
+    if throttle is not None:
+        wait = throttle.seconds_locked(username)
+        if wait > 0:
+            raise SignInError("locked", wait)
     user = find_user(users_file, username)
     if user is None:
         verify_password(password, _dummy_hash())
-        raise SignInError("invalid")
+        _failed(throttle, username)
     if not verify_password(password, user.password_hash):
-        raise SignInError("invalid")
+        _failed(throttle, username)
     if user.disabled:
         raise SignInError("disabled")
+    if throttle is not None:
+        throttle.record_success(username)
     return user
+
+
+def _failed(throttle: SignInThrottle | None, username: str) -> NoReturn:
+    locked = throttle.record_failure(username) if throttle is not None else 0.0
+    if locked > 0:
+        raise SignInError("locked", locked)
+    raise SignInError("invalid")

@@ -20,7 +20,9 @@ nothing is done twice, nothing is duplicated. Re-importing known text (another f
 costs no model call. A model upgrade or an edited taxonomy (a new pipeline version) re-scores existing
 feedback only when asked (``rescore=True``); new feedback always gets the current one.
 
-Feedback with no text (NULL or blank) is not annotated.
+Feedback with no text (NULL or blank) is not annotated. Pending feedback is annotated in date order
+(undated last) and its ``feedback_sentiment`` / ``aspect_mentions`` rows are inserted in that order, the
+order the import stores feedback in, so queries for the newest rows read few row groups (analytics/newest.py).
 """
 
 from __future__ import annotations
@@ -118,6 +120,9 @@ _HAS_TEXT = "f.text IS NOT NULL AND length(trim(f.text)) > 0"
 _RAW_KEY_SQL = "substr(sha256(f.text), 1, 32)"
 #: The cache key of the empty text (feedback that normalises to nothing).
 _EMPTY_HASH = text_hash("")
+#: The order feedback is annotated and its annotation rows are written in (data/ingest_sql.py stores
+#: feedback in it too): by date, undated last.
+_DATE_ORDER = "ORDER BY f.created_at NULLS LAST, f.feedback_id"
 
 
 def raw_text_key(text: str) -> str:
@@ -149,8 +154,10 @@ def _count_pending(con: duckdb.DuckDBPyConnection, dataset_id: int, version: str
 
 
 def _pending_ids(con: duckdb.DuckDBPyConnection, dataset_id: int, version: str, rescore: bool) -> list[int]:
+    """Pending feedback ids in date order (undated last), the order the import stores feedback in, so the
+    annotation rows are appended in date order too and date-bounded queries read few row groups."""
     rows = con.execute(
-        f"SELECT f.feedback_id FROM feedback f WHERE {_pending_where(rescore)} ORDER BY f.feedback_id",
+        f"SELECT f.feedback_id FROM feedback f WHERE {_pending_where(rescore)} {_DATE_ORDER}",
         _pending_params(dataset_id, version, rescore),
     ).fetchall()
     return [int(row[0]) for row in rows]
@@ -181,6 +188,7 @@ def _write_from_cache(
             (feedback_id, dataset_id, text_hash, sentiment, score, pipeline_version)
         SELECT r.feedback_id, r.dataset_id, r.text_hash, c.sentiment, c.score, c.pipeline_version
         FROM {_ROWS} r JOIN annotation_cache c ON c.text_hash = r.text_hash AND c.pipeline_version = $version
+        ORDER BY r.created_at NULLS LAST, r.feedback_id
         """,
         {"version": version},
     ).fetchall()[0][0]
@@ -194,11 +202,12 @@ def _write_from_cache(
                x.m.polarity, x.m.confidence, $version
         FROM (
             SELECT r.feedback_id, r.dataset_id, r.brand, r.product, r.channel, r.created_at,
-                   unnest(c.mention_rows) AS m
+                   unnest(c.mention_rows) AS m, generate_subscripts(c.mention_rows, 1) AS i
             FROM {_ROWS} r JOIN annotation_cache c
               ON c.text_hash = r.text_hash AND c.pipeline_version = $version
             WHERE len(c.mention_rows) > 0
         ) x
+        ORDER BY x.created_at NULLS LAST, x.feedback_id, x.i
         """,
         {"version": version},
     ).fetchall()[0][0]
@@ -252,7 +261,7 @@ def _read_texts(
             WHERE f.dataset_id = ? AND f.feedback_id BETWEEN ? AND ?
             ORDER BY f.feedback_id
             """,
-            [dataset_id, ids[0], ids[-1]],
+            [dataset_id, min(ids), max(ids)],
         ).fetchall()
     finally:
         con.unregister("_tj_batch_ids")
@@ -375,7 +384,7 @@ def _process_batch(
                     FROM _tj_keys k JOIN feedback f ON f.feedback_id = k.feedback_id
                     WHERE f.dataset_id = ? AND f.feedback_id BETWEEN ? AND ?
                     """,
-                    [dataset_id, ids[0], ids[-1]],
+                    [dataset_id, min(ids), max(ids)],
                 )
                 _write_from_cache(con, version, rescore, summary)
             finally:

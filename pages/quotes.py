@@ -40,6 +40,13 @@ register(
         "quotes.found": (
             "找到 {n:,} 条，显示最新的 {shown:,} 条。", "{n:,} found; the newest {shown:,} shown."
         ),
+        "quotes.found_more": (
+            "显示最新 {shown:,} 条，可能还有更多。", "The newest {shown:,} shown; there may be more."
+        ),
+        "quotes.count": ("统计全部匹配数", "Count all matches"),
+        "quotes.counted": (
+            "共 {n:,} 条匹配，显示最新的 {shown:,} 条。", "{n:,} match in all; the newest {shown:,} shown."
+        ),
         "quotes.not_found": ("没有包含“{q}”的反馈。", "No feedback contains “{q}”."),
         "quotes.bad_query": ("搜索词有误：{message}", "Invalid search: {message}"),
         "quotes.csv": ("导出 CSV", "Export CSV"),
@@ -52,6 +59,7 @@ POLARITIES = ("all", "negative", "positive", "neutral")
 SEARCH_LIMIT = 200
 KEY_MODE, KEY_ASPECT, KEY_SUB = "quotes_mode", "quotes_aspect", "quotes_sub"
 KEY_POLARITY, KEY_K, KEY_QUERY = "quotes_polarity", "quotes_k", "quotes_query"
+KEY_COUNT, KEY_COUNTED = "quotes_count", "quotes_counted"  # the count button; the search it counted
 
 
 def export_buttons(rows: pd.DataFrame, stem: str) -> None:
@@ -89,6 +97,18 @@ def typical_section(filters: Filters, what: str) -> None:
     export_buttons(result.quotes, "typical_quotes")
 
 
+def match_count(filters: Filters, query: str, shown: int) -> None:
+    """More matches than shown: say so, and count them all (a full scan, cached) only when asked."""
+    asked = (query, filters)
+    caption = st.empty()  # above the button
+    if st.session_state.get(KEY_COUNTED) != asked and st.button(t("quotes.count"), key=KEY_COUNT):
+        st.session_state[KEY_COUNTED] = asked
+    if st.session_state.get(KEY_COUNTED) == asked:
+        caption.caption(t("quotes.counted", n=cache.count_matches(filters, query), shown=shown))
+    else:
+        caption.caption(t("quotes.found_more", shown=shown))
+
+
 @st.fragment
 def search_section(filters: Filters) -> None:
     query = st.text_input(t("quotes.query"), placeholder=t("quotes.query_hint"), key=KEY_QUERY)
@@ -102,7 +122,10 @@ def search_section(filters: Filters) -> None:
     if result.rows.empty:
         st.info(t("quotes.not_found", q=escape_markdown(query)))
         return
-    st.caption(t("quotes.found", n=result.n_matching, shown=len(result.rows)))
+    if result.n_matching is not None:
+        st.caption(t("quotes.found", n=result.n_matching, shown=len(result.rows)))
+    else:
+        match_count(filters, query, len(result.rows))
     quote_view.show_search_results(result.rows)
     export_buttons(result.rows, "search_results")
 

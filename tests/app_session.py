@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from components.auth import USER_KEY
+from components.auth import KEY_PASSWORD, KEY_USERNAME, USER_KEY
 
 
 def signed_in(at: AppTest, user: str = "demo") -> AppTest:
     """``at`` with ``user`` signed in (for the next ``run``); returns ``at`` for chaining."""
     at.session_state[USER_KEY] = user
+    return at
+
+
+def form_sign_in(at: AppTest, user: str, password: str) -> AppTest:
+    """Type ``user`` and ``password`` into the sign-in form of ``at`` and submit it (no exception allowed)."""
+    at.text_input(key=KEY_USERNAME).input(user)
+    at.text_input(key=KEY_PASSWORD).input(password)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
     return at
 
 

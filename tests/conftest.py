@@ -1,5 +1,6 @@
 """Test isolation for sign-in: every test sees an empty users file of its own and the demo accounts on,
-whatever ``data/users.yaml`` or ``$TINGJIAN_DEMO_ACCOUNTS`` of the machine say."""
+whatever ``data/users.yaml`` or ``$TINGJIAN_DEMO_ACCOUNTS`` of the machine say, and no failed sign-in of an
+earlier test counts against it (the limit is process-wide, like the server's)."""
 
 from __future__ import annotations
 
@@ -18,4 +19,7 @@ def _isolated_users_file(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     path = tmp_path_factory.mktemp("users") / "users.yaml"
     monkeypatch.setenv("TINGJIAN_USERS", str(path))
     monkeypatch.delenv("TINGJIAN_DEMO_ACCOUNTS", raising=False)
+    from components.auth import sign_in_throttle  # imported here: Streamlit loads only once a test runs
+
+    sign_in_throttle.clear()
     return path

@@ -35,7 +35,7 @@ from data.users import (
     update_user,
     verify_password,
 )
-from tests.app_session import signed_in
+from tests.app_session import form_sign_in, signed_in
 from tests.fixture_store import build_store
 from tests.test_app import ServerLikePagesManager
 
@@ -254,12 +254,7 @@ def app(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
-def sign_in(at: AppTest, user: str, password: str) -> AppTest:
-    at.text_input(key=auth.KEY_USERNAME).input(user)
-    at.text_input(key=auth.KEY_PASSWORD).input(password)
-    at.button[0].click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+sign_in = form_sign_in
 
 
 def test_the_app_asks_to_sign_in_first(app: AppTest) -> None:

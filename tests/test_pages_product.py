@@ -275,6 +275,29 @@ def test_quotes_page_search_for_a_chinese_word(app: AppTest, annotated_db) -> No
     assert not at.exception and at.title[0].value == "Customer quotes"
 
 
+def test_quotes_page_search_with_more_hits_than_shown_counts_on_request(app: AppTest, annotated_db) -> None:
+    _, fx = annotated_db
+    expected = int(fx.feedback["text"].str.contains("很", na=False).sum())
+    assert expected > 200  # more than the page shows: the search does not count them by itself
+    at = open_page(app, "quotes")
+    at.segmented_control(key="quotes_mode").set_value("search").run()
+    at.text_input(key="quotes_query").input("很").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("显示最新 200 条，可能还有更多" in c.value for c in at.caption)
+    assert not any("共 " in c.value for c in at.caption)
+    table = next(d.value for d in at.dataframe if "原文" in d.value.columns)
+    assert len(table) == 200
+    at.button(key="quotes_count").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"共 {expected:,} 条匹配，显示最新的 200 条" in c.value for c in at.caption)
+    at.sidebar.radio(key="lang").set_value("en").run()  # the count stays for the same search
+    assert any(f"{expected:,} match in all" in c.value for c in at.caption)
+    assert all(b.key != "quotes_count" for b in at.button)
+    at.text_input(key="quotes_query").input("很好").run()  # a new search is not counted until asked
+    assert any("there may be more" in c.value for c in at.caption)
+    assert any(b.key == "quotes_count" for b in at.button)
+
+
 def test_quote_export_files_are_readable() -> None:
     from analytics.quotes import search_feedback
     from components.downloads import csv_bytes

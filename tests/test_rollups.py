@@ -71,7 +71,7 @@ def _factory(matcher: AspectMatcher, version: str) -> Callable[[str], Annotator]
 KEYS = ["dataset_id", "brand", "product", "channel", "region"]
 
 
-def _expected_feedback(con: duckdb.DuckDBPyConnection, grain: str) -> pd.DataFrame:
+def _expected_feedback(con: duckdb.DuckDBPyConnection, grain: str, region: bool = True) -> pd.DataFrame:
     f = con.execute("SELECT * FROM feedback").df()
     s = con.execute("SELECT dataset_id, feedback_id, sentiment FROM feedback_sentiment").df()
     f = f.merge(s, on=["dataset_id", "feedback_id"], how="left")
@@ -100,7 +100,8 @@ def _expected_feedback(con: duckdb.DuckDBPyConnection, grain: str) -> pd.DataFra
             "annotated_nps": (f["sentiment"].notna() & score.notna()).astype(int),
         }
     )
-    return _grouped(frame, ["date", *KEYS])
+    keys = [k for k in KEYS if region or k != "region"]
+    return _grouped(frame.drop(columns=[] if region else ["region"]), ["date", *keys])
 
 
 def _expected_aspects(con: duckdb.DuckDBPyConnection, grain: str, region: bool) -> pd.DataFrame:
@@ -169,10 +170,17 @@ def _actual(
 def assert_rollups_exact(con: duckdb.DuckDBPyConnection) -> None:
     """Every rollup table equals the pandas GROUP BY of the base tables, and the guard says current."""
     assert rollups.is_current(con)
-    for grain, table in (("day", "rollup_feedback_day"), ("month", "rollup_feedback_month")):
-        expected = _expected_feedback(con, grain)
-        expected = expected[(expected.drop(columns=["date", *KEYS]) != 0).any(axis=1)].reset_index(drop=True)
-        pd.testing.assert_frame_equal(_actual(con, table, grain), expected, check_exact=False, rtol=1e-12)
+    for grain, table, region in (
+        ("day", "rollup_feedback_day", True),
+        ("month", "rollup_feedback_month", True),
+        ("month", "rollup_feedback_noregion_month", False),
+    ):
+        expected = _expected_feedback(con, grain, region)
+        keys = ["date", *(k for k in KEYS if region or k != "region")]
+        expected = expected[(expected.drop(columns=keys) != 0).any(axis=1)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(
+            _actual(con, table, grain, region), expected, check_exact=False, rtol=1e-12, obj=table
+        )
     for table, grain, region in (
         ("rollup_aspects_day", "day", True),
         ("rollup_aspects_month", "month", False),
@@ -193,9 +201,10 @@ def assert_rollups_exact(con: duckdb.DuckDBPyConnection) -> None:
             )
     first_last = con.execute(
         "SELECT min(first_at), max(last_at) FROM rollup_feedback_month UNION ALL "
+        "SELECT min(first_at), max(last_at) FROM rollup_feedback_noregion_month UNION ALL "
         "SELECT min(created_at), max(created_at) FROM feedback"
     ).fetchall()
-    assert first_last[0] == first_last[1]
+    assert first_last[0] == first_last[1] == first_last[2]
 
 
 def _extra_reviews(n: int, seed: int) -> pd.DataFrame:
