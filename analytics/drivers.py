@@ -145,21 +145,26 @@ def _statistics(
     """The chosen outcome and its sufficient statistics (kind T: totals of y; A: per-aspect sums; P:
     cross-products of codes).
 
-    Top-level aspects without a region filter come from the driver rollups for whole months, plus the base
-    tables for the days at either edge of the date range (statistics of disjoint sets of reviews add up);
-    anything else from the base tables. ``outcome="auto"`` counts the annotated NPS answers of the range: on
-    the rollup path from the driver rollups' totals (:func:`_rollup_statistics`), on the base path inside the
-    base statement (from the rows it reads anyway, so no extra scan of ``feedback``).
+    Top-level aspects come from the driver rollups for whole months (the region-keyed ones for a region
+    filter without brand, product or channel: :func:`_driver_tables`), plus the base tables for the days at
+    either edge of the date range (statistics of disjoint sets of reviews add up); anything else (child
+    aspects, region with brand/product/channel) from the base tables. ``outcome="auto"`` counts the
+    annotated NPS answers of the range: on the rollup path from the driver rollups' totals
+    (:func:`_rollup_statistics`), on the base path inside the base statement (from the rows it reads anyway,
+    so no extra scan of ``feedback``).
     """
-    if parent is not None or needs_region(filters) or not use_rollups(con):
+    if parent is not None or not use_rollups(con):
+        return _base_statistics(con, filters, outcome, parent)
+    tables = _driver_tables(filters)
+    if tables is None:
         return _base_statistics(con, filters, outcome, parent)
     if filters.date_from is None and filters.date_to is None:
-        return _rollup_statistics(con, filters, outcome, None, None)
+        return _rollup_statistics(con, filters, outcome, None, None, tables=tables)
     start, month_from, month_to, end = split_months(filters)
     if month_from is not None and month_to is not None and month_from >= month_to:
         return _base_statistics(con, filters, outcome, parent)
     whole = (start is None or start == month_from) and (end is None or end == month_to)
-    chosen, rows = _rollup_statistics(con, filters, outcome, month_from, month_to, whole)
+    chosen, rows = _rollup_statistics(con, filters, outcome, month_from, month_to, whole, tables)
     edges = []  # [first day, day after the last) of the partial months at either end
     if start is not None and month_from is not None and start < month_from:
         edges.append((start, month_from))
@@ -169,6 +174,22 @@ def _statistics(
         return chosen, rows
     # both edges in one base statement: each base statement scans the base tables once
     return chosen, _merge([rows, _base_statistics(con, filters, chosen, None, edges)[1]])
+
+
+_PLAIN_TABLES = ("rollup_driver_aspects", "rollup_driver_pairs")
+_REGION_TABLES = ("rollup_driver_region_aspects", "rollup_driver_region_pairs")
+
+
+def _driver_tables(filters: Filters) -> tuple[str, str] | None:
+    """The driver rollups that can answer ``filters`` (user scope included): the brand/product/channel-keyed
+    ones without a region condition, the region-keyed ones when the filter constrains region but none of
+    brand, product and channel; None: only the base tables can (region with brand, product or channel)."""
+    if not needs_region(filters):
+        return _PLAIN_TABLES
+    where, _ = filters.with_(date_from=None, date_to=None).where(alias="r")
+    if any(f"r.{column}" in where for column in ("brand", "product", "channel")):
+        return None
+    return _REGION_TABLES
 
 
 def _merge(parts: list[list[Row]]) -> list[Row]:
@@ -210,10 +231,11 @@ def _rollup_statistics(
     month_from: dt.date | None,
     month_to: dt.date | None,
     whole_range: bool = True,
+    tables: tuple[str, str] = _PLAIN_TABLES,
 ) -> tuple[str, list[Row]]:
-    """The whole months' statistics from the driver rollups, in two statements: the per-aspect sums of both
-    outcomes (one scan of the small table; its ``aspect IS NULL`` rows are the totals of y), then the
-    pairs of the chosen outcome.
+    """The whole months' statistics from the driver rollups ``tables`` (aspects, pairs), in two
+    statements: the per-aspect sums of both outcomes (one scan of the small table; its ``aspect IS NULL``
+    rows are the totals of y), then the pairs of the chosen outcome.
 
     ``auto`` over whole months (``whole_range``) reads its count from the first statement: the driver
     rollups' NPS totals count exactly the annotated reviews with a score. With edge days the count must
@@ -222,7 +244,7 @@ def _rollup_statistics(
     sums = con.execute(
         f"""SELECT r.outcome, r.aspect, sum(r.n)::BIGINT, sum(r.sx), sum(r.sxy), sum(r.sy), sum(r.syy),
                    sum(r.positive)::BIGINT, sum(r.negative)::BIGINT
-            FROM rollup_driver_aspects r WHERE {where} GROUP BY r.outcome, r.aspect""",
+            FROM {tables[0]} r WHERE {where} GROUP BY r.outcome, r.aspect""",
         params,
     ).fetchall()
     if outcome != "auto":
@@ -241,7 +263,7 @@ def _rollup_statistics(
              if r[0] == chosen and r[1] is not None and r[2] != 0]
     params["_dr_outcome"] = chosen
     rows += con.execute(
-        f"""SELECT 'P', r.a, r.b, NULL, sum(r.xx), NULL, NULL, NULL FROM rollup_driver_pairs r
+        f"""SELECT 'P', r.a, r.b, NULL, sum(r.xx), NULL, NULL, NULL FROM {tables[1]} r
             WHERE {where} AND r.outcome = $_dr_outcome GROUP BY r.a, r.b""",
         params,
     ).fetchall()

@@ -73,8 +73,10 @@ _MIGRATION_4_TABLES = (
     "rollup_driver_aspects",
     "rollup_driver_pairs",
 )
-ROLLUP_TABLES = (*_MIGRATION_4_TABLES, "rollup_feedback_noregion_month")
+_LAYOUT_2_TABLES = (*_MIGRATION_4_TABLES, "rollup_feedback_noregion_month")
+ROLLUP_TABLES = (*_LAYOUT_2_TABLES, "rollup_driver_region_aspects", "rollup_driver_region_pairs")
 DRIVER_KEYS = ("month", "dataset_id", "brand", "product", "channel", "outcome")
+DRIVER_REGION_KEYS = ("month", "dataset_id", "region", "outcome")
 
 # A month table holding more rows than this many times its compacted size (plus a margin) is compacted.
 COMPACT_FACTOR = 2
@@ -149,11 +151,29 @@ CREATE TABLE rollup_driver_pairs (
 );"""
 
 
+def _driver_region_tables() -> str:
+    # The same statistics keyed by region instead of brand, product and channel (migration 7, layout 3): a
+    # region filter (alone, or with dates and datasets) reads these instead of the base tables.
+    return """
+CREATE TABLE rollup_driver_region_aspects (
+    month TIMESTAMP, dataset_id INTEGER NOT NULL, region VARCHAR, outcome VARCHAR NOT NULL, aspect VARCHAR,
+    n BIGINT NOT NULL DEFAULT 0, positive BIGINT NOT NULL DEFAULT 0, negative BIGINT NOT NULL DEFAULT 0,
+    sx DOUBLE NOT NULL DEFAULT 0, sxy DOUBLE NOT NULL DEFAULT 0, sy DOUBLE NOT NULL DEFAULT 0,
+    syy DOUBLE NOT NULL DEFAULT 0
+);
+CREATE TABLE rollup_driver_region_pairs (
+    month TIMESTAMP, dataset_id INTEGER NOT NULL, region VARCHAR, outcome VARCHAR NOT NULL,
+    a VARCHAR NOT NULL, b VARCHAR NOT NULL, xx DOUBLE NOT NULL DEFAULT 0
+);"""
+
+
 # Version of the rollup tables' layout, stored in rollup_meta (1 by migration 4, 2 by migration 6, which
-# added rollup_feedback_noregion_month); the guard requires it, so a store migrated by an earlier draft of
+# added rollup_feedback_noregion_month, 3 by migration 7, which added the region-keyed driver tables); the
+# guard requires it, so a store migrated by an earlier draft of
 # these tables, or opened read-only before migration 6, reads the base tables instead of failing.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 _MIGRATION_4_LAYOUT = 1
+_MIGRATION_6_LAYOUT = 2
 
 
 def _meta_tables() -> str:
@@ -317,14 +337,17 @@ def _fill(con: duckdb.DuckDBPyConnection, where_f: str, where_m: str, where_d: s
     _insert_month_tables(con, where_d)
 
 
-def driver_sql(where_f: str) -> list[str]:
-    """INSERTs of the key-driver statistics of the annotated feedback matching ``where_f`` (alias f)."""
+def driver_sql(where_f: str, plain: bool = True, by_region: bool = False) -> list[str]:
+    """INSERTs of the key-driver statistics of the annotated feedback matching ``where_f`` (alias f): into
+    the brand/product/channel-keyed tables (``plain``) and/or the region-keyed ones (``by_region``)."""
     keys = "month, dataset_id, brand, product, channel, outcome"
+    region_column = ", f.region" if by_region else ""
+    region_select = ", y.region" if by_region else ""
     prepare = f"""
 CREATE OR REPLACE TEMP TABLE _tj_driver_y AS
 WITH base AS (
     SELECT f.dataset_id, f.feedback_id, date_trunc('month', f.created_at) AS month, f.brand, f.product,
-           f.channel, f.nps_score, f.rating
+           f.channel{region_column}, f.nps_score, f.rating
     FROM feedback f
     WHERE ({where_f}) AND (f.nps_score IS NOT NULL OR f.rating IS NOT NULL)
       AND (f.dataset_id, f.feedback_id) IN (SELECT dataset_id, feedback_id FROM feedback_sentiment)
@@ -343,25 +366,36 @@ WITH codes AS (
     WHERE (m.dataset_id, m.feedback_id) IN (SELECT dataset_id, feedback_id FROM _tj_driver_y)
     GROUP BY ALL
 )
-SELECT c.*, y.month, y.brand, y.product, y.channel, y.outcome, y.y
+SELECT c.*, y.month, y.brand, y.product, y.channel{region_select}, y.outcome, y.y
 FROM codes c JOIN _tj_driver_y y USING (dataset_id, feedback_id)"""
-    return [
-        prepare,
-        f"""INSERT INTO rollup_driver_aspects BY NAME
-            SELECT {keys}, NULL::VARCHAR AS aspect, count(*) AS n, sum(y) AS sy, sum(y * y) AS syy
+    statements = [prepare]
+    targets = []
+    if plain:
+        targets.append(
+            ("rollup_driver_aspects", "rollup_driver_pairs", keys, "p.brand, p.product, p.channel")
+        )
+    if by_region:
+        targets.append(
+            ("rollup_driver_region_aspects", "rollup_driver_region_pairs", ", ".join(DRIVER_REGION_KEYS),
+             "p.region")
+        )
+    for aspects_table, pairs_table, key_sql, pair_keys in targets:
+        statements += [
+            f"""INSERT INTO {aspects_table} BY NAME
+            SELECT {key_sql}, NULL::VARCHAR AS aspect, count(*) AS n, sum(y) AS sy, sum(y * y) AS syy
             FROM _tj_driver_y GROUP BY ALL""",
-        f"""INSERT INTO rollup_driver_aspects BY NAME
-            SELECT {keys}, aspect, count(*) AS n, count(*) FILTER (WHERE x > 0) AS positive,
+            f"""INSERT INTO {aspects_table} BY NAME
+            SELECT {key_sql}, aspect, count(*) AS n, count(*) FILTER (WHERE x > 0) AS positive,
                    count(*) FILTER (WHERE x < 0) AS negative, sum(x) AS sx, sum(x * y) AS sxy
             FROM _tj_driver_xy GROUP BY ALL""",
-        """INSERT INTO rollup_driver_pairs BY NAME
-            SELECT p.month, p.dataset_id, p.brand, p.product, p.channel, p.outcome,
+            f"""INSERT INTO {pairs_table} BY NAME
+            SELECT p.month, p.dataset_id, {pair_keys}, p.outcome,
                    p.aspect AS a, q.aspect AS b,
                    sum(p.x * q.x) AS xx
             FROM _tj_driver_xy p JOIN _tj_driver_xy q USING (dataset_id, feedback_id, outcome)
             GROUP BY ALL""",
-        "DROP TABLE _tj_driver_y; DROP TABLE _tj_driver_xy",
-    ]
+        ]
+    return [*statements, "DROP TABLE _tj_driver_y; DROP TABLE _tj_driver_xy"]
 
 
 # Rows per dataset in the base tables (``{where}`` on ``dataset_id``), as rollup_totals rows.
@@ -391,7 +425,7 @@ def _backfill_sql(layout: int) -> str:
             f"INSERT INTO rollup_aspects_day BY NAME {_ASPECT_DAY_SELECT.format(where_m='TRUE')} "
             f"ORDER BY {_FEEDBACK_ORDER};",
             *_month_backfill(layout),
-            *(statement + ";" for statement in driver_sql("TRUE")),
+            *(statement + ";" for statement in driver_sql("TRUE", by_region=layout >= 3)),
             _TOTALS_SQL.format(where="TRUE") + ";",
             "RESET disabled_optimizers;",
         ]
@@ -413,6 +447,7 @@ def _record_sizes_sql(tables: Sequence[str]) -> str:
 #: Records each table's row count after a full build or compaction (see :func:`_compact_if_fragmented`).
 RECORD_SIZES_SQL = _record_sizes_sql(ROLLUP_TABLES)
 MIGRATION_4_RECORD_SIZES_SQL = _record_sizes_sql(_MIGRATION_4_TABLES)
+_MIGRATION_6_RECORD_SIZES_SQL = _record_sizes_sql(_LAYOUT_2_TABLES)
 
 #: Migration 6: the month table without region, filled from the day table (a migrated store stays current).
 #: Only tables of layout 1 are carried to layout 2 (another layout stays unreadable until a rebuild).
@@ -427,8 +462,22 @@ MIGRATION_6_SQL = "\n".join(
         )
         + f" ORDER BY {_MONTH_ORDER};",
         "RESET disabled_optimizers;",
-        f"UPDATE rollup_meta SET value = {LAYOUT_VERSION}"
+        f"UPDATE rollup_meta SET value = {_MIGRATION_6_LAYOUT}"
         f" WHERE name = 'layout' AND value = {_MIGRATION_4_LAYOUT};",
+        _MIGRATION_6_RECORD_SIZES_SQL,
+    ]
+)
+
+#: Migration 7: the region-keyed driver tables, filled from the base tables when the store's rollups have
+#: layout 2 (another layout stays unreadable until a rebuild, as in migration 6).
+_LAYOUT_2 = f"(SELECT max(value) FROM rollup_meta WHERE name = 'layout') = {_MIGRATION_6_LAYOUT}"
+MIGRATION_7_SQL = "\n".join(
+    [
+        _driver_region_tables(),
+        _SAFE_SETTING + ";",
+        *(statement + ";" for statement in driver_sql(_LAYOUT_2, plain=False, by_region=True)),
+        "RESET disabled_optimizers;",
+        f"UPDATE rollup_meta SET value = 3 WHERE name = 'layout' AND value = {_MIGRATION_6_LAYOUT};",
         RECORD_SIZES_SQL,
     ]
 )
@@ -465,7 +514,7 @@ def refresh_dataset(con: duckdb.DuckDBPyConnection, dataset_id: int) -> None:
     with _safe_optimizers(con):
         _delete_all(con, f"dataset_id = {dataset}")
         _fill(con, f"f.dataset_id = {dataset}", f"m.dataset_id = {dataset}", f"d.dataset_id = {dataset}")
-        for statement in driver_sql(f"f.dataset_id = {dataset}"):
+        for statement in driver_sql(f"f.dataset_id = {dataset}", by_region=True):
             con.execute(statement)
         con.execute(_TOTALS_SQL.format(where=f"dataset_id = {dataset}"))
 
@@ -533,7 +582,7 @@ def _append_delta(con: duckdb.DuckDBPyConnection, batch_f: str, batch_m: str) ->
                    UNION ALL SELECT dataset_id, 0, n FROM _tj_rollup_adelta
                ) GROUP BY dataset_id"""
         )
-        for statement in driver_sql(batch_f):
+        for statement in driver_sql(batch_f, by_region=True):
             con.execute(statement)
         con.execute("INSERT INTO rollup_feedback_day BY NAME SELECT * FROM _tj_rollup_fdelta")
         con.execute("INSERT INTO rollup_aspects_day BY NAME SELECT * FROM _tj_rollup_adelta")
@@ -585,6 +634,11 @@ def _pairs(alias: str, date_expr: str, region: bool) -> list[tuple[str, str]]:
     return [("day", date_expr), *((c, f"{alias}.{c}") for c in columns)]
 
 
+def _region_month_pairs(alias: str, month_expr: str) -> list[tuple[str, str]]:
+    """The keys of the region-keyed driver tables (month, dataset, region) for :func:`_key_match`."""
+    return [("day", month_expr), ("dataset_id", f"{alias}.dataset_id"), ("region", f"{alias}.region")]
+
+
 def _recompute_groups(con: duckdb.DuckDBPyConnection, batch_f: str) -> None:
     """Re-aggregate every rollup group the batch's feedback belongs to, from the base tables.
 
@@ -612,6 +666,9 @@ def _recompute_groups(con: duckdb.DuckDBPyConnection, batch_f: str) -> None:
         con.execute(f"DELETE FROM rollup_aspects_month t WHERE {month_t_any_region}")
         for table in ("rollup_driver_aspects", "rollup_driver_pairs"):
             con.execute(f"DELETE FROM {table} t WHERE {month_t_any_region}")
+        region_t = _key_match(_region_month_pairs("t", "t.month")).replace("k.day", month_of)
+        for table in ("rollup_driver_region_aspects", "rollup_driver_region_pairs"):
+            con.execute(f"DELETE FROM {table} t WHERE {region_t}")
         con.execute(
             "INSERT INTO rollup_feedback_day BY NAME "
             + _FEEDBACK_DAY_SELECT.format(
@@ -669,6 +726,11 @@ def _recompute_groups(con: duckdb.DuckDBPyConnection, batch_f: str) -> None:
         )
         for statement in driver_sql(month_f):
             con.execute(statement)
+        region_f = _key_match(_region_month_pairs("f", "date_trunc('month', f.created_at)")).replace(
+            "k.day", month_of
+        )
+        for statement in driver_sql(region_f, plain=False, by_region=True):
+            con.execute(statement)
     finally:
         con.execute("DROP TABLE IF EXISTS _tj_rollup_keys")
 
@@ -676,7 +738,9 @@ def _recompute_groups(con: duckdb.DuckDBPyConnection, batch_f: str) -> None:
 def _compact_if_fragmented(con: duckdb.DuckDBPyConnection) -> None:
     """Merge rows sharing a key once a month table grew past ``COMPACT_FACTOR`` × its compacted size."""
     rows = dict(con.execute("SELECT name, value FROM rollup_meta WHERE name LIKE 'rows:%'").fetchall())
-    watched = ("rollup_feedback_month", "rollup_aspects_month", "rollup_driver_pairs")
+    watched = (
+        "rollup_feedback_month", "rollup_aspects_month", "rollup_driver_pairs", "rollup_driver_region_pairs"
+    )
     counts = con.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in watched)).fetchall()[0]
     limits = [COMPACT_FACTOR * int(rows.get(f"rows:{t}", 0)) + COMPACT_MARGIN for t in watched]
     if any(count > limit for count, limit in zip(counts, limits, strict=True)):
@@ -709,23 +773,24 @@ def _compact(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {table}")
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _tj_rollup_compact ORDER BY {order}")
         con.execute("DROP TABLE _tj_rollup_compact")
-    driver_specs = (
-        (
-            "rollup_driver_aspects",
-            "aspect",
-            "sum(n) AS n, sum(positive) AS positive, sum(negative) AS negative,"
-            " sum(sx) AS sx, sum(sxy) AS sxy, sum(sy) AS sy, sum(syy) AS syy",
-        ),
-        ("rollup_driver_pairs", "a, b", "sum(xx) AS xx"),
+    aspect_sums = (
+        "sum(n) AS n, sum(positive) AS positive, sum(negative) AS negative,"
+        " sum(sx) AS sx, sum(sxy) AS sxy, sum(sy) AS sy, sum(syy) AS syy"
     )
-    for table, extra_keys, sums in driver_specs:
+    driver_specs = (
+        ("rollup_driver_aspects", DRIVER_KEYS, "aspect", aspect_sums, _MONTH_ORDER),
+        ("rollup_driver_pairs", DRIVER_KEYS, "a, b", "sum(xx) AS xx", _MONTH_ORDER),
+        ("rollup_driver_region_aspects", DRIVER_REGION_KEYS, "aspect", aspect_sums, "region, month"),
+        ("rollup_driver_region_pairs", DRIVER_REGION_KEYS, "a, b", "sum(xx) AS xx", "region, month"),
+    )
+    for table, keys, extra_keys, sums, order in driver_specs:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _tj_rollup_compact AS "
-            f"SELECT {', '.join(DRIVER_KEYS)}, {extra_keys}, "
+            f"SELECT {', '.join(keys)}, {extra_keys}, "
             f"{sums} FROM {table} GROUP BY ALL"
         )
         con.execute(f"DELETE FROM {table}")
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _tj_rollup_compact ORDER BY {_MONTH_ORDER}")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _tj_rollup_compact ORDER BY {order}")
         con.execute("DROP TABLE _tj_rollup_compact")
     for table, *_ in _month_targets():
         con.execute(f"DELETE FROM {table}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from data.rollups import MIGRATION_4_BACKFILL_SQL as ROLLUP_BACKFILL_SQL
 from data.rollups import MIGRATION_4_RECORD_SIZES_SQL as ROLLUP_RECORD_SIZES_SQL
 from data.rollups import MIGRATION_6_SQL as ROLLUP_NOREGION_SQL
+from data.rollups import MIGRATION_7_SQL as ROLLUP_DRIVER_REGION_SQL
 from data.rollups import SCHEMA_SQL as ROLLUP_SCHEMA_SQL
 
 
@@ -259,6 +260,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         # with the other rollups (data/rollups.py). Analytics read it when neither the filter nor the
         # grouping touches region (analytics/rollup_source.py).
         sql=ROLLUP_NOREGION_SQL,
+    ),
+    Migration(
+        version=7,
+        description="rollups: key-driver statistics keyed by region (layout 3)",
+        # rollup_driver_region_aspects / rollup_driver_region_pairs: the statistics of rollup_driver_* keyed
+        # by (month, dataset, region, outcome); filled from the base tables when the rollups have layout 2,
+        # so a current store stays current. analytics/drivers.py reads them for region filters.
+        sql=ROLLUP_DRIVER_REGION_SQL,
     ),
 )
 

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics import aspects, cem_index, nps, overview
+from analytics import aspects, cem_index, drivers, nps, overview
 from analytics.filters import Filters
 from analytics.rollup_source import aspect_source, base_tables_only, feedback_source, use_rollups
 from data import rollups
@@ -23,7 +23,7 @@ from data.schema import LATEST_VERSION
 from data.store import connect, migrate, schema_version
 from tests import fixture_store
 from tests.analytics_fixture import annotated_store
-from tests.test_rollups import assert_rollups_exact
+from tests.test_rollups import _same, assert_rollups_exact
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,7 @@ def test_migration_6_carries_current_rollups_and_the_guard_needs_layout_2() -> N
     con, _fx = annotated_store(n_reviews=150, n_survey=80)
     rollups.rebuild(con)
     # The state of a store migrated to version 5: no region-less month table, layout 1.
+    _back_to_version_6(con)
     con.execute("DROP TABLE rollup_feedback_noregion_month")
     con.execute("UPDATE rollup_meta SET value = 1 WHERE name = 'layout'")
     con.execute("DELETE FROM schema_version WHERE version = 6")
@@ -114,6 +115,32 @@ def test_migration_6_carries_current_rollups_and_the_guard_needs_layout_2() -> N
     assert overview.overview_kpis(con, f) == expected
 
 
+def _back_to_version_6(con: duckdb.DuckDBPyConnection) -> None:
+    """The state of a store migrated to version 6: no region-keyed driver tables, layout 2."""
+    con.execute("DROP TABLE rollup_driver_region_aspects")
+    con.execute("DROP TABLE rollup_driver_region_pairs")
+    con.execute("UPDATE rollup_meta SET value = 2 WHERE name = 'layout'")
+    con.execute("DELETE FROM schema_version WHERE version = 7")
+
+
+def test_migration_7_carries_current_rollups_and_region_drivers_read_them() -> None:
+    con, _fx = annotated_store(n_reviews=150, n_survey=80)
+    rollups.rebuild(con)
+    _back_to_version_6(con)
+    assert schema_version(con) == 6 and not rollups.is_current(con)
+    assert migrate(con) == LATEST_VERSION
+    assert_rollups_exact(con)  # the region driver tables equal a rebuild's, the guard says current
+    region = con.execute(
+        "SELECT region FROM feedback WHERE region IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchall()[0][0]
+    f = Filters(regions=(region,))
+    assert drivers._driver_tables(f) == drivers._REGION_TABLES
+    assert drivers._driver_tables(f.with_(brands=("华为",))) is None  # region and brand: base tables
+    with base_tables_only():
+        expected = drivers.key_drivers(con, f, "auto")
+    _same(drivers.key_drivers(con, f, "auto"), expected, "key_drivers for one region")
+
+
 def test_migration_4_stays_as_released() -> None:
     from data.schema import MIGRATIONS
 
@@ -125,6 +152,7 @@ def test_migration_4_stays_as_released() -> None:
 def test_migration_6_leaves_rollups_of_another_layout_unreadable() -> None:
     con, _fx = annotated_store(n_reviews=60, n_survey=20)
     rollups.rebuild(con)
+    _back_to_version_6(con)
     con.execute("DROP TABLE rollup_feedback_noregion_month")
     con.execute("UPDATE rollup_meta SET value = 99 WHERE name = 'layout'")  # a draft layout
     con.execute("DELETE FROM schema_version WHERE version = 6")
