@@ -481,7 +481,12 @@ def insert_feedback_from(cur: duckdb.DuckDBPyConnection, relation: str, dataset_
     and the id allocation run on a narrow (source_row, hash) table; the wide rows are read twice.
     """
     key_parts = ", ".join(f"coalesce(CAST({f} AS VARCHAR), '')" for f in HASH_FIELDS)
-    base = cur.execute("SELECT coalesce(max(feedback_id), 0) FROM feedback").fetchall()[0][0]
+    # Above every id ever allocated (id_high_water, migration 8), not only the ids stored now: an id of a
+    # deleted dataset is never reused, so alerts and cases linked to deleted feedback never point at new rows.
+    base = cur.execute(
+        "SELECT greatest((SELECT coalesce(max(feedback_id), 0) FROM feedback),"
+        " (SELECT coalesce(max(value), 0) FROM id_high_water WHERE name = 'feedback_id'))"
+    ).fetchall()[0][0]
     cur.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _tj_keyed AS
@@ -526,6 +531,10 @@ def insert_feedback_from(cur: duckdb.DuckDBPyConnection, relation: str, dataset_
             """,
             [dataset_id],
         ).fetchall()
+        cur.execute(
+            "UPDATE id_high_water SET value = greatest(value, (SELECT coalesce(max(feedback_id), 0)"
+            " FROM _tj_keys)) WHERE name = 'feedback_id'"
+        )
     finally:
         cur.execute("DROP TABLE IF EXISTS _tj_keys")
         cur.execute("DROP TABLE IF EXISTS _tj_keyed")

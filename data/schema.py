@@ -269,6 +269,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         # so a current store stays current. analytics/drivers.py reads them for region filters.
         sql=ROLLUP_DRIVER_REGION_SQL,
     ),
+    Migration(
+        version=8,
+        description="id_high_water: feedback ids are never reused, even after a dataset is deleted",
+        # Ids were allocated as max(feedback_id) + n, so deleting the dataset holding the highest ids let the
+        # next import reuse them, and an alert or case linked to a deleted review then pointed at another
+        # one. The import now allocates above this mark too (data/ingest_sql.insert_feedback_from); it
+        # starts above every id any table still refers to.
+        sql="""
+        CREATE TABLE id_high_water (name VARCHAR PRIMARY KEY, value BIGINT NOT NULL);
+        INSERT INTO id_high_water SELECT 'feedback_id', greatest(
+            (SELECT coalesce(max(feedback_id), 0) FROM feedback),
+            (SELECT coalesce(max(feedback_id), 0) FROM alerts),
+            (SELECT coalesce(max(feedback_id), 0) FROM cases)
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

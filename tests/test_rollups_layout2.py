@@ -116,7 +116,10 @@ def test_migration_6_carries_current_rollups_and_the_guard_needs_layout_2() -> N
 
 
 def _back_to_version_6(con: duckdb.DuckDBPyConnection) -> None:
-    """The state of a store migrated to version 6: no region-keyed driver tables, layout 2."""
+    """The state of a store migrated to version 6: no region-keyed driver tables, layout 2 (and no
+    id_high_water of migration 8)."""
+    con.execute("DROP TABLE id_high_water")
+    con.execute("DELETE FROM schema_version WHERE version = 8")
     con.execute("DROP TABLE rollup_driver_region_aspects")
     con.execute("DROP TABLE rollup_driver_region_pairs")
     con.execute("UPDATE rollup_meta SET value = 2 WHERE name = 'layout'")
