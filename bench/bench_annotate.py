@@ -15,7 +15,8 @@ Stages, each timed over the unique normalised texts of a set (best of ``--repeat
 - end to end through the store: :func:`annotate_dataset` on a fresh DuckDB file (read batch, cache lookup,
   models, one transaction per batch), then the same reviews imported again as a second dataset and annotated
   from the cache (no model call, no text read into Python: one transaction of ``INSERT … SELECT``), and the
-  ratio of the two, by wall clock and by CPU time of this process.
+  ratio of the two, by wall clock and by CPU time of this process; each pass is the best of ``--repeat``
+  runs on fresh stores, like the other stages.
 """
 
 from __future__ import annotations
@@ -121,6 +122,23 @@ def store_run(texts: Sequence[str], batch_size: int) -> dict[str, float]:
     }
 
 
+def best_store_run(texts: Sequence[str], batch_size: int, repeat: int) -> dict[str, float]:
+    """:func:`store_run` ``repeat`` times: the fastest first pass and the fastest cached pass (each on a
+    fresh store), like the other stages' best of ``repeat``; the speed-ups compare those two."""
+    runs = [store_run(texts, batch_size) for _ in range(max(1, repeat))]
+    first = min(runs, key=lambda r: r["first_seconds"])
+    cached = min(runs, key=lambda r: r["cached_seconds"])
+    return {
+        **first,
+        "cached_seconds": cached["cached_seconds"],
+        "cached_per_s": cached["cached_per_s"],
+        "cached_per_cpu_s": cached["cached_per_cpu_s"],
+        "speedup": first["first_seconds"] / cached["cached_seconds"],
+        "speedup_cpu": cached["cached_per_cpu_s"] / first["first_per_cpu_s"],  # same reviews both passes
+        "runs": len(runs),
+    }
+
+
 def bench_set(name: str, texts: list[str], repeat: int, batch_size: int) -> dict[str, object]:
     annotator = load_annotator("phone")
     normalized = list(dict.fromkeys(normalize(t) for t in texts))
@@ -153,7 +171,7 @@ def bench_set(name: str, texts: list[str], repeat: int, batch_size: int) -> dict
         "per_second": {stage: count / value[0] for stage, value in seconds.items()},
         "per_cpu_second": {stage: count / value[1] for stage, value in seconds.items()},
         "seconds": seconds,
-        "store": store_run(normalized, batch_size),
+        "store": best_store_run(normalized, batch_size, repeat),
     }
     return result
 

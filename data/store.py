@@ -59,6 +59,9 @@ def connect(
         raise StoreError(f"Cannot open the store {target}: {message}") from exc
     except duckdb.Error as exc:
         raise StoreError(f"Cannot open the store {target}: {exc}") from exc
+    # DuckDB draws its own progress bar on stderr for statements over 2 s (a migration or import at 10M):
+    # the UI and the CLI show their own progress instead.
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         migrate(con)
     return con
