@@ -94,12 +94,21 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     for migration in MIGRATIONS:
         if migration.version <= current:
             continue
-        with transaction(con):
-            con.execute(migration.sql)
-            con.execute(
-                "INSERT INTO schema_version (version, description) VALUES (?, ?)",
-                [migration.version, migration.description],
-            )
+        try:
+            with transaction(con):
+                con.execute(migration.sql)
+                con.execute(
+                    "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+                    [migration.version, migration.description],
+                )
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"Cannot upgrade the store to schema version {migration.version} "
+                f"({migration.description}): {exc}. Nothing was changed: the upgrade ran in one transaction "
+                f"and was rolled back (the store stays at version {schema_version(con)}). A store written by "
+                "a development build of Tingjian can carry the same version numbers for other tables; open "
+                "it with that build, or rebuild it (re-import the data into a new store with --db)."
+            ) from exc
     return schema_version(con)
 
 
