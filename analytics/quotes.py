@@ -29,14 +29,14 @@ from scipy import sparse
 
 from analytics.aspects import aspect_condition, mention_where
 from analytics.filters import Filters, text_present
-from analytics.newest import newest_rows
+from analytics.newest import newest_rows, order_sql
 from analytics.rollup_source import aspect_source, feedback_source, use_rollups
 from analytics.tfidf import char_tfidf
 
 POLARITIES = ("positive", "negative", "neutral")
 MAX_CANDIDATES = 300
-# The newest rows are found first without reading their texts, this many times the cap, then the texts of
-# those few are checked (see _newest_probe); too few of them to be sure: the full query.
+# For an aspect, the newest PROBE_FACTOR × cap mention rows are read first (narrow columns, date slices),
+# then the texts of their reviews (see _newest_probe); too few distinct reviews to be sure: the full query.
 PROBE_FACTOR = 2
 MAX_SEARCH_TERMS = 10
 SCORE_DECIMALS = 10  # MMR scores are compared at this precision (ties: the newest candidate)
@@ -101,7 +101,7 @@ def _rollup_total(con: DuckDBPyConnection, filters: Filters, aspect: str | None)
 
 
 _COLUMNS = "f.feedback_id, f.dataset_id, f.created_at, f.brand, f.product, f.channel, f.text"
-_NEWEST = "ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC"
+_NEWEST = order_sql("f")  # the order of every newest-first read, defined once in analytics.newest
 
 
 def _date_bounds(dates: pd.Series, alias: str) -> tuple[str, dict[str, object]]:
