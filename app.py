@@ -70,10 +70,12 @@ if page_path not in allowed:
     sync_query_params(None)
     auth.forbidden(user, page_path)
     st.stop()
+first_start_status = st.container()  # above the page: the demo's annotation progress on a first start
 if page_path not in UNFILTERED_PAGES:
-    sidebar_filters(cache.filter_options())
+    with cache.dashboard_render():  # dashboards only read: one rollup guard for the whole render
+        sidebar_filters(cache.filter_options())
+        page.run()
 else:
     sync_query_params(None)
-first_start_status = st.container()  # above the page: the demo's annotation progress on a first start
-page.run()
+    page.run()
 startup.finish_first_start(first_start_status)

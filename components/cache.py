@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import duckdb
 import pandas as pd
 import streamlit as st
@@ -26,6 +28,7 @@ from analytics import overview as overview_queries
 from analytics.filters import Filters
 from analytics.options import FilterOptions
 from analytics.overview import OverviewKpis
+from analytics.rollup_source import one_guard
 from components.auth import current_scope
 from components.i18n import register, t
 from components.safe_text import escape_markdown
@@ -86,6 +89,14 @@ def write_cursor() -> duckdb.DuckDBPyConnection:
     """A fresh plain cursor on the store connection, for writers (import, annotation, deletion, cases,
     rules); hold ``data.store.WRITE_LOCK`` around the write transaction as the data layer does."""
     return connection().cursor()
+
+
+def dashboard_render() -> AbstractContextManager[None]:
+    """Wrap one render of a dashboard page (sidebar options and the page: reads only, through
+    :func:`cursor`): the rollup guard is asked once for the render instead of once per query
+    (:func:`analytics.rollup_source.one_guard`). Not for pages that write (import, taxonomy, cases, rules,
+    users)."""
+    return one_guard()
 
 
 def clear_data_caches() -> None:
