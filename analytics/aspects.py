@@ -17,6 +17,7 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 
 from analytics.filters import Filters
+from analytics.metrics import nps_interval_arrays
 from analytics.rollup_source import aspect_source, grain_for, use_rollups
 from analytics.stats import SMALL_SAMPLE, comparison_windows, net_sentiment, net_sentiment_change, period_part
 
@@ -130,17 +131,15 @@ def _fetch(
 def _with_net(key_columns: dict[str, object], counts: dict[str, np.ndarray]) -> pd.DataFrame:
     """The key columns, the counts (``n``, polarity), net sentiment, its interval and the small-sample
     flag (``COUNT_COLUMNS``) as one frame."""
-    stats = [
-        net_sentiment(int(p), int(u), int(g))
-        for p, u, g in zip(counts["positive"], counts["neutral"], counts["negative"], strict=True)
-    ]
+    # net_sentiment is nps_interval on (positive, neutral, negative): the array form, bit-identical.
+    net, low, high = nps_interval_arrays(counts["positive"], counts["neutral"], counts["negative"])
     return pd.DataFrame(
         {
             **key_columns,
             **{c: counts[c] for c in ("n", "positive", "neutral", "negative")},
-            "net": np.array([s.net for s in stats], dtype="float64"),
-            "low": np.array([s.low for s in stats], dtype="float64"),
-            "high": np.array([s.high for s in stats], dtype="float64"),
+            "net": net,
+            "low": low,
+            "high": high,
             "small_sample": counts["n"] < SMALL_SAMPLE,
         }
     )
