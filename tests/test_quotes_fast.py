@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import random
 import re
 
@@ -12,17 +14,19 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analytics import newest
+from analytics import newest, quotes
 from analytics.filters import Filters
 from analytics.newest import newest_rows
 from analytics.quotes import count_matches, search_feedback, typical_quotes
 from analytics.rollup_source import base_tables_only
 from data import rollups
+from data.scope import Scope
 from data.store import connect
 from tests.analytics_fixture import annotated_store
 
 BRANDS = ("华为", "小米", "苹果")
 WORDS = ("电池", "发热", "物流", "屏幕", "Camera", "续航")
+REGIONS = ("广东", "北京", "四川")
 FULL_ORDER = "ORDER BY f.created_at DESC NULLS LAST, f.feedback_id DESC"
 
 
@@ -44,6 +48,7 @@ def _store(
             batch.append({
                 "feedback_id": next_id, "dataset_id": dataset, "content_hash": f"h{next_id}",
                 "brand": rng.choice(BRANDS), "product": "P", "channel": "京东",
+                "region": REGIONS[next_id % 3],
                 "created_at": None if rng.random() < 0.04 else day, "text": text,
             })
             next_id += 1
@@ -64,16 +69,25 @@ FILTERS = (
     Filters(brands=("苹果",), date_to=dt.date(2024, 6, 30)),
     Filters(date_from=dt.date(2024, 12, 1)),
 )
+# Filters that restrict more than the dates, the user's scope included (search tests the text late).
+NARROW = (
+    Filters(regions=("广东",)),
+    Filters(brands=("华为",), regions=("北京", "四川"), date_from=dt.date(2024, 6, 1)),
+    Filters(scope=Scope(brands=("小米",))),
+    Filters(brands=("华为",), scope=Scope(regions=("广东",))),
+    Filters(scope=Scope.nothing()),
+)
 
 
 @pytest.mark.parametrize(("seed", "sort"), [(0, True), (1, True), (2, False)])
 @pytest.mark.parametrize("first_factor", [1, 16])
+@pytest.mark.parametrize("narrow", [False, True])
 def test_newest_rows_equal_the_full_query(
-    seed: int, sort: bool, first_factor: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, sort: bool, first_factor: int, narrow: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(newest, "FIRST_SLICE_FACTOR", first_factor)  # 1: many small slices on small data
     con, _ = _store(seed, sort=sort)
-    for f in FILTERS:
+    for f in (*FILTERS, *NARROW):
         scope, scope_params = f.where(alias="f")
         for term in ("电池", "Camera", "电池，发热", "没有"):
             match, match_params = "contains(f.text, $t)", {"t": term}
@@ -81,13 +95,57 @@ def test_newest_rows_equal_the_full_query(
                 f"SELECT f.feedback_id FROM feedback f WHERE {scope} AND {match} {FULL_ORDER}",
                 {**scope_params, **match_params},
             ).fetchall()
-            for need in (1, 7, 60, 2000):
+            # ``expected`` (a count of hits, right or wrong) sizes only the first slice.
+            for need, expected in ((1, None), (7, None), (60, None), (2000, None), (60, 3), (60, 10**6)):
                 got = newest_rows(
                     con, "f.feedback_id", scope, scope_params, match, match_params, need,
                     since=scope_params.get("date_from"), before=scope_params.get("date_to"),
+                    narrow=narrow, expected=expected,
                 )
-                assert list(got["feedback_id"]) == [r[0] for r in full[:need]], (f, term, need)
+                assert list(got["feedback_id"]) == [r[0] for r in full[:need]], (f, term, need, expected)
     con.close()
+
+
+def _scan_filters(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> list[str]:
+    """The filters DuckDB pushed into each table scan of ``sql``'s plan."""
+    plan = json.loads(con.execute("EXPLAIN (FORMAT json) " + sql, params).fetchall()[0][1])
+    found: list[str] = []
+    nodes = list(plan)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("children", []))
+        if node.get("name") in {"SEQ_SCAN", "TABLE_SCAN"}:
+            found.append(json.dumps(node.get("extra_info", {}).get("Filters", ""), ensure_ascii=False))
+    return found
+
+
+def test_the_late_test_stays_above_the_scan() -> None:
+    """``late_test`` keeps DuckDB from pushing the text test into the scan (where it ran on every row of a
+    vector, the scope's or not), and it selects the same rows."""
+    con, _ = _store(0)
+    match = "contains(f.text, '电池')"
+    sql = "SELECT f.feedback_id FROM feedback f WHERE f.brand IN (SELECT unnest($b)) AND {} ORDER BY 1"
+    params = {"b": ["华为"]}
+    late = newest.late_test(match, "f")
+    assert any("contains" in f for f in _scan_filters(con, sql.format(match), params))
+    assert not any("contains" in f for f in _scan_filters(con, sql.format(late), params))
+    plain = con.execute(sql.format(match), params).fetchall()
+    assert plain and con.execute(sql.format(late), params).fetchall() == plain
+    con.close()
+
+
+def test_first_slice_rows_from_the_expected_hits() -> None:
+    assert newest.first_slice_rows(10_000, None, 300) == newest.first_slice_rows(10_000, 0, 300) == 0
+    # 500 of 10,000 rows expected to pass: 1.3 × 300 hits take 7,800 rows.
+    assert abs(newest.first_slice_rows(10_000, 500, 300) - newest.HIT_MARGIN * 300 * 20) <= 1
+
+
+def test_next_slice_rows_aims_past_the_missing_hits() -> None:
+    assert newest.next_slice_rows(1000, 0, 200) == 1000 * newest.MAX_GROWTH  # nothing found yet
+    assert newest.next_slice_rows(1000, 1, 200) == 1000 * newest.MAX_GROWTH  # capped
+    assert newest.next_slice_rows(1000, 199, 200) == math.ceil(1000 * newest.MIN_GROWTH)  # at least this
+    # 100 of 200 hits in 1,000 rows: reach back far enough for HIT_MARGIN × the 100 missing at that rate.
+    assert abs(newest.next_slice_rows(1000, 100, 200) - 1000 * (1 + newest.HIT_MARGIN)) <= 1
 
 
 def test_newest_rows_refuses_a_non_positive_need() -> None:
@@ -99,12 +157,17 @@ def test_newest_rows_refuses_a_non_positive_need() -> None:
 
 def test_search_counts_only_when_free_or_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(newest, "FIRST_SLICE_FACTOR", 1)
+    monkeypatch.setattr(quotes, "SEARCH_FIRST_SLICE", 1)  # many small slices on small data
     con, rows = _store(3)
     texts = rows["text"].fillna("")
+    battery = texts.str.contains("电池")
     for query, f, pick in (
-        ("电池", Filters(), texts.str.contains("电池")),
+        ("电池", Filters(), battery),
         ("camera 续航", Filters(brands=("小米",)),
          texts.str.lower().str.contains("camera") & texts.str.contains("续航") & (rows["brand"] == "小米")),
+        ("电池", Filters(regions=("广东",)), battery & (rows["region"] == "广东")),  # the text tested late
+        ("电池", Filters(brands=("华为",), scope=Scope(regions=("北京", "四川"))),
+         battery & (rows["brand"] == "华为") & rows["region"].isin(["北京", "四川"])),
     ):
         expected = rows[pick].sort_values(["created_at", "feedback_id"], ascending=False, na_position="last")
         n = len(expected)
@@ -191,7 +254,14 @@ def test_typical_quotes_probe_equals_the_base_tables(
     monkeypatch.setattr(newest, "FIRST_SLICE_FACTOR", first_factor)
     brand = rolled_store.execute("SELECT brand FROM feedback GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
                                  ).fetchall()[0][0]
-    for f in (*FILTERS, Filters(brands=(brand,))):
+    regions = (  # the probe tests the province on the reviews of each slice's dates
+        Filters(regions=("广东",)),
+        Filters(brands=(brand,), regions=("北京", "四川"), date_from=dt.date(2025, 3, 1)),
+        Filters(scope=Scope(regions=("广东",))),
+        Filters(regions=("广东", "四川"), scope=Scope(brands=(brand,), regions=("广东", "北京"))),
+        Filters(regions=("广东",), scope=Scope.nothing()),
+    )
+    for f in (*FILTERS, Filters(brands=(brand,)), *regions):
         for aspect, k, cap in QUOTE_CASES:
             got = typical_quotes(rolled_store, f, aspect, None, k, max_candidates=cap)
             with base_tables_only():
