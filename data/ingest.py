@@ -324,7 +324,8 @@ def _ingest_staged(
         raise FileRefused(f"{source.filename}: {exc}") from exc
 
     def write_rows(cur: duckdb.DuckDBPyConnection, dataset_id: int) -> tuple[int, int]:
-        imported = ingest_sql.insert_feedback_from(cur, checked.relation, dataset_id)
+        # hashed: the checked rows carry their content hash (computed while validating)
+        imported = ingest_sql.insert_feedback_from(cur, checked.relation, dataset_id, True)
         return imported, checked.valid - imported
 
     return _write_import(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,8 @@ def _spaces_beside_quotes(path: Path, delimiter: str) -> bool:
     opening = re.compile(rb"(?:^|" + sep + rb")" + space + rb'("+)(' + sep + rb"|\r?$)?", re.M)
     closing = re.compile(rb"(^|" + sep + rb')?("+)' + space + rb"(?:" + sep + rb"|\r?$)", re.M)
     pairs = [pair for byte in b" \t\x0b\x0c" for pair in (bytes([byte, 34]), bytes([34, byte]))]
+    if not _has_quote(path):
+        return False  # the common case: no quote in the whole file, found without copying it
     tail = b""
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 24):
@@ -142,6 +145,16 @@ def _spaces_beside_quotes(path: Path, delimiter: str) -> bool:
                         return True
             tail = chunk[-64:]
     return False
+
+
+def _has_quote(path: Path) -> bool:
+    """Whether the file holds a ``"`` byte (searched in a memory map: no read into Python); True when it
+    cannot be mapped (the caller then reads it)."""
+    try:
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            return view.find(b'"') >= 0
+    except (OSError, ValueError):
+        return True
 
 
 def _plain_header(line: str, fields: list[str], delimiter: str) -> bool:

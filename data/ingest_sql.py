@@ -25,7 +25,8 @@ How each piece stays identical to the pandas path:
   such a control character, and rows with over-long texts, are recomputed by pandas.
 - Rejected rows: the reason comes from the same functions; ``raw_row`` is built by pandas for the rejected
   rows only.
-- The content hash is one SQL statement shared by both paths (:func:`insert_feedback_from`).
+- The content hash is one SQL expression shared by both paths (:func:`row_key_sql`,
+  :func:`insert_feedback_from`); the fast path computes it while validating, in the same pass over the rows.
 
 The raw table and the checked table are DuckDB temporary tables on the import's cursor, so Python never
 holds the file's rows; files over 256 MB are imported under a DuckDB memory limit (:func:`bounded_memory`),
@@ -105,7 +106,8 @@ class Staged:
 
 @dataclass(frozen=True)
 class Checked:
-    """Validated rows in ``_tj_fast_rows`` (``reason`` NULL = valid) and the rejected rows as a frame."""
+    """Validated rows in ``_tj_fast_rows`` (``reason`` NULL = valid; valid rows carry their first-occurrence
+    ``content_hash``, see :func:`insert_feedback_from`) and the rejected rows as a frame."""
 
     relation: str
     valid: int
@@ -238,6 +240,17 @@ def clean_text_sql(column: str) -> str:
     return clean_stripped_sql(strip_sql(column))
 
 
+def _cut_sql(expr: str, limit: int) -> str:
+    """``substring(expr, 1, limit)``; a value of at most ``limit`` bytes (nearly all) has at most ``limit``
+    characters and is kept without counting them (``strlen`` is a length field, ``substring`` a scan)."""
+    return f"(CASE WHEN strlen({expr}) <= {limit} THEN {expr} ELSE substring({expr}, 1, {limit}) END)"
+
+
+def _long_chars_sql(expr: str, limit: int) -> str:
+    """The character count of a value longer than ``limit`` characters, 0 for the others (and NULL)."""
+    return f"(CASE WHEN strlen({expr}) > {limit} THEN length({expr}) ELSE 0 END)"
+
+
 def _fast_date_sql(column: str, low: str, high: str) -> str:
     cases = " ".join(
         f"WHEN regexp_full_match({column}, '{pattern}') THEN try_strptime({column}, '{fmt}')"
@@ -309,17 +322,21 @@ def check(cur: duckdb.DuckDBPyConnection, staged: Staged, mapping: dict[str, str
         low, high = year_bounds()
         fast = _fast_date_sql(ident[col], str(low), str(high))
         keys = distinct(f"coalesce({ident[col]}, '')", f"{fast} IS NULL")
-        values, why = date_field(keys, col)
-        lookup(
-            "_tj_fast_dates",
-            pd.DataFrame({"k": keys, "v": values.astype("datetime64[us]"), "why": _objects(why)}),
-        )
-        lookups.append(f"LEFT JOIN _tj_fast_dates ON _tj_fast_dates.k = coalesce({ident[col]}, '')")
         prep["_fast_date"] = fast
-        select["created_at"] = "CAST(coalesce(r._fast_date, _tj_fast_dates.v) AS TIMESTAMP)"
-        select["_why_created_at"] = (
-            "CAST(CASE WHEN r._fast_date IS NULL THEN _tj_fast_dates.why END AS VARCHAR)"
-        )
+        if keys.empty:  # every date is in a fast format: no lookup to join
+            select["created_at"] = "CAST(r._fast_date AS TIMESTAMP)"
+            select["_why_created_at"] = "CAST(NULL AS VARCHAR)"
+        else:
+            values, why = date_field(keys, col)
+            lookup(
+                "_tj_fast_dates",
+                pd.DataFrame({"k": keys, "v": values.astype("datetime64[us]"), "why": _objects(why)}),
+            )
+            lookups.append(f"LEFT JOIN _tj_fast_dates ON _tj_fast_dates.k = coalesce({ident[col]}, '')")
+            select["created_at"] = "CAST(coalesce(r._fast_date, _tj_fast_dates.v) AS TIMESTAMP)"
+            select["_why_created_at"] = (
+                "CAST(CASE WHEN r._fast_date IS NULL THEN _tj_fast_dates.why END AS VARCHAR)"
+            )
         reasons.append(("_why_created_at IS NOT NULL", "_why_created_at", col))
     else:
         select["created_at"] = "CAST(NULL AS TIMESTAMP)"
@@ -346,7 +363,7 @@ def check(cur: duckdb.DuckDBPyConnection, staged: Staged, mapping: dict[str, str
     for field in TEXT_LABEL_FIELDS:
         if field in mapping:
             prep[f"_s_{field}"] = strip_sql(ident[mapping[field]])
-            select[field] = f"substring({clean_stripped_sql(f'r._s_{field}')}, 1, {MAX_LABEL_CHARS})"
+            select[field] = _cut_sql(clean_stripped_sql(f"r._s_{field}"), MAX_LABEL_CHARS)
         else:
             select[field] = "CAST(NULL AS VARCHAR)"
 
@@ -384,13 +401,15 @@ def check(cur: duckdb.DuckDBPyConnection, staged: Staged, mapping: dict[str, str
             SELECT r.*{"".join(f", {expr} AS {name}" for name, expr in prep.items())} FROM {_RAW_ROWS} r
         ), typed AS (
             SELECT r.source_row, {inner} FROM prepared r {" ".join(lookups)}
+        ), checked AS (
+            SELECT CAST(source_row AS BIGINT) AS source_row,
+                   {_cut_sql("_clean_text", MAX_TEXT_CHARS)} AS text, rating, nps_score, created_at, brand,
+                   product, channel, region, store, customer_id, extra,
+                   {_long_chars_sql("_clean_text", MAX_TEXT_CHARS)} AS text_chars,
+                   {reason_sql} AS reason, {column_sql} AS column_name
+            FROM typed
         )
-        SELECT CAST(source_row AS BIGINT) AS source_row,
-               substring(_clean_text, 1, {MAX_TEXT_CHARS}) AS text, rating, nps_score, created_at, brand,
-               product, channel, region, store, customer_id, extra,
-               coalesce(length(_clean_text), 0) AS text_chars,
-               {reason_sql} AS reason, {column_sql} AS column_name
-        FROM typed
+        SELECT *, CASE WHEN reason IS NULL THEN {first_hash_sql()} END AS content_hash FROM checked
         """
     )
     _fix_extra(cur, columns, extra_columns)
@@ -437,9 +456,10 @@ def _fix_extra(cur: duckdb.DuckDBPyConnection, columns: list[str], extra_columns
         {"source_row": pd.Series(rows, dtype="int64"), "extra": pd.Series(fixed, dtype="object")}
     )
     with _registered(cur, "_tj_fast_fix", frame):
+        # The content hash covers extra: it is recomputed with the new value.
         cur.execute(
-            f"UPDATE {_CHECKED} SET extra = f.extra FROM _tj_fast_fix f"
-            f" WHERE {_CHECKED}.source_row = f.source_row"
+            f"UPDATE {_CHECKED} SET extra = f.extra, content_hash = {first_hash_sql(_CHECKED, 'f.extra')}"
+            f" FROM _tj_fast_fix f WHERE {_CHECKED}.source_row = f.source_row"
         )
 
 
@@ -472,70 +492,139 @@ def _rejected(cur: duckdb.DuckDBPyConnection, columns: list[str]) -> pd.DataFram
 # --- writing (both paths) ---------------------------------------------------------------
 
 
-def insert_feedback_from(cur: duckdb.DuckDBPyConnection, relation: str, dataset_id: int) -> int:
+def row_key_sql(alias: str = "", extra: str | None = None) -> str:
+    """SHA-256 over the feedback fields (as VARCHAR, "" for NULL) and ``extra``, joined by U+001F: the key
+    of a row before its occurrence number is added. ``extra`` replaces the ``extra`` column when given."""
+    prefix = f"{alias}." if alias else ""
+    parts = ", ".join(f"coalesce(CAST({prefix}{f} AS VARCHAR), '')" for f in HASH_FIELDS)
+    return f"sha256(concat_ws(chr(31), {parts}, coalesce({extra or prefix + 'extra'}, '')))"
+
+
+def first_hash_sql(alias: str = "", extra: str | None = None) -> str:
+    """The content hash of a row's first occurrence in its file (``row_key:1``), in one expression."""
+    return f"sha256({row_key_sql(alias, extra)} || ':1')"
+
+
+def insert_feedback_from(
+    cur: duckdb.DuckDBPyConnection, relation: str, dataset_id: int, hashed: bool = False
+) -> int:
     """Insert the rows of ``relation`` whose content hash is new; return how many were inserted.
 
-    ``relation`` has ``source_row``, the feedback fields and ``extra``. The hash is SHA-256 over the fields
-    (as VARCHAR, "" for NULL) and ``extra``, joined by U+001F, then SHA-256 of that plus ":" and the
-    occurrence number of the same key in the file (ordered by ``source_row``). The numbering, the anti-join
-    and the id allocation run on a narrow (source_row, hash) table; the wide rows are read twice.
+    ``relation`` has ``source_row``, the feedback fields and ``extra`` (and, with ``hashed``, the
+    first-occurrence hash :func:`first_hash_sql` as ``content_hash``). The hash is SHA-256 of
+    :func:`row_key_sql` plus ":" and the occurrence number of the same key in the file (ordered by
+    ``source_row``). Nearly every key is unique, so every row first gets occurrence 1 and only repeated
+    keys are renumbered. When every row is new, unrepeated and the rows are numbered without gaps (the
+    common first import of a clean file), the rows are inserted straight from ``relation``
+    (:func:`_insert_dense`); otherwise the numbering, the anti-join and the id allocation run on a narrow
+    (source_row, hash) table joined back to the rows (:func:`_insert_keyed`).
     """
-    key_parts = ", ".join(f"coalesce(CAST({f} AS VARCHAR), '')" for f in HASH_FIELDS)
     # Above every id ever allocated (id_high_water, migration 8), not only the ids stored now: an id of a
     # deleted dataset is never reused, so alerts and cases linked to deleted feedback never point at new rows.
-    base = cur.execute(
-        "SELECT greatest((SELECT coalesce(max(feedback_id), 0) FROM feedback),"
-        " (SELECT coalesce(max(value), 0) FROM id_high_water WHERE name = 'feedback_id'))"
-    ).fetchall()[0][0]
-    cur.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _tj_keyed AS
-        SELECT source_row, sha256(concat_ws(chr(31), {key_parts}, coalesce(extra, ''))) AS row_key
-        FROM {relation}
-        """
-    )
-    # Rows whose key is unique in the file (nearly all) are occurrence 1; only repeated keys are numbered.
-    cur.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _tj_keys AS
-        WITH repeated AS (
-            SELECT row_key FROM _tj_keyed GROUP BY row_key HAVING count(*) > 1
-        ), numbered AS (
-            SELECT source_row, sha256(row_key || ':1') AS content_hash
-            FROM _tj_keyed ANTI JOIN repeated USING (row_key)
-            UNION ALL
-            SELECT source_row, sha256(row_key || ':' || CAST(
-                row_number() OVER (PARTITION BY row_key ORDER BY source_row) AS VARCHAR
-            ))
-            FROM _tj_keyed SEMI JOIN repeated USING (row_key)
-        ), fresh AS (
-            SELECT * FROM numbered n
-            WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.content_hash = n.content_hash)
-        )
-        SELECT source_row, content_hash, ? + row_number() OVER (ORDER BY source_row) AS feedback_id
-        FROM fresh
-        """,
-        [int(base)],
-    )
-    cur.execute("DROP TABLE _tj_keyed")
-    try:
-        inserted = cur.execute(
-            f"""
-            INSERT INTO feedback (feedback_id, dataset_id, source_row, content_hash, channel, brand, product,
-                                  created_at, rating, nps_score, text, region, store, customer_id, extra)
-            SELECT k.feedback_id, ?, r.source_row, k.content_hash, r.channel, r.brand, r.product,
-                   CAST(r.created_at AS TIMESTAMP), CAST(r.rating AS TINYINT), CAST(r.nps_score AS TINYINT),
-                   r.text, r.region, r.store, r.customer_id, CAST(r.extra AS JSON)
-            FROM _tj_keys k JOIN {relation} r ON r.source_row = k.source_row
-            ORDER BY CAST(r.created_at AS TIMESTAMP) NULLS LAST, k.feedback_id
-            """,
-            [dataset_id],
-        ).fetchall()
+    base = int(
         cur.execute(
-            "UPDATE id_high_water SET value = greatest(value, (SELECT coalesce(max(feedback_id), 0)"
-            " FROM _tj_keys)) WHERE name = 'feedback_id'"
-        )
+            "SELECT greatest((SELECT coalesce(max(feedback_id), 0) FROM feedback),"
+            " (SELECT coalesce(max(value), 0) FROM id_high_water WHERE name = 'feedback_id'))"
+        ).fetchall()[0][0]
+    )
+    try:
+        first = _dense_first_row(cur, relation) if hashed else None
+        if first is not None:
+            inserted = _insert_dense(cur, relation, dataset_id, base - first + 1)
+        else:
+            inserted = _insert_keyed(cur, relation, dataset_id, base, hashed)
+        if inserted:
+            cur.execute(
+                "UPDATE id_high_water SET value = greatest(value, ?) WHERE name = 'feedback_id'",
+                [base + inserted],
+            )
     finally:
         cur.execute("DROP TABLE IF EXISTS _tj_keys")
-        cur.execute("DROP TABLE IF EXISTS _tj_keyed")
+    return inserted
+
+
+# The columns both inserts write (``{id}``: the feedback_id expression; ``r``: the relation, ``k``: keys).
+_INSERT_SQL = """
+INSERT INTO feedback (feedback_id, dataset_id, source_row, content_hash, channel, brand, product,
+                      created_at, rating, nps_score, text, region, store, customer_id, extra)
+SELECT {id} AS feedback_id, ?, r.source_row, {hash}, r.channel, r.brand, r.product,
+       CAST(r.created_at AS TIMESTAMP), CAST(r.rating AS TINYINT), CAST(r.nps_score AS TINYINT),
+       r.text, r.region, r.store, r.customer_id, CAST(r.extra AS JSON)
+FROM {source}
+ORDER BY CAST(r.created_at AS TIMESTAMP) NULLS LAST, feedback_id
+"""
+
+
+def _dense_first_row(cur: duckdb.DuckDBPyConnection, relation: str) -> int | None:
+    """The first ``source_row`` when the hashed rows of ``relation`` are numbered without gaps, no key is
+    repeated and no hash is stored yet (ids are then ``source_row`` + a constant); None otherwise.
+
+    Repeats are looked for on a 64-bit hash of the hash (a collision only sends the rows to the general
+    path, which numbers the exact keys)."""
+    rows, first, last, repeated, stored = cur.execute(
+        f"""
+        SELECT count(*), min(source_row), max(source_row),
+               (SELECT count(*) FROM (
+                   SELECT hash(content_hash) AS h FROM {relation} GROUP BY h HAVING count(*) > 1
+               )),
+               (SELECT count(*) FROM {relation} n
+                WHERE EXISTS (SELECT 1 FROM feedback f WHERE f.content_hash = n.content_hash))
+        FROM {relation}
+        """
+    ).fetchall()[0]
+    if not rows or repeated or stored or last - first + 1 != rows:
+        return None
+    return int(first)
+
+
+def _insert_dense(cur: duckdb.DuckDBPyConnection, relation: str, dataset_id: int, offset: int) -> int:
+    """Insert every row of ``relation`` (all new, not repeated, no gaps) with id ``source_row + offset``."""
+    feedback_id = f"r.source_row + {int(offset)}"
+    sql = _INSERT_SQL.format(id=feedback_id, hash="r.content_hash", source=f"{relation} r")
+    inserted = cur.execute(sql, [dataset_id]).fetchall()
     return int(inserted[0][0]) if inserted else 0
+
+
+def _insert_keyed(
+    cur: duckdb.DuckDBPyConnection, relation: str, dataset_id: int, base: int, hashed: bool
+) -> int:
+    """The general insert: hashes in ``_tj_keys``, repeated keys renumbered, stored hashes skipped, ids
+    allocated in ``source_row`` order above ``base``."""
+    content = "content_hash" if hashed else first_hash_sql()
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _tj_keys AS"
+        f" SELECT source_row, {content} AS content_hash FROM {relation}"
+    )
+    _number_repeats(cur, relation)
+    fresh = f"""(
+        SELECT source_row, content_hash, {int(base)} + row_number() OVER (ORDER BY source_row) AS feedback_id
+        FROM _tj_keys n WHERE NOT EXISTS (SELECT 1 FROM feedback f WHERE f.content_hash = n.content_hash)
+    ) k JOIN {relation} r ON r.source_row = k.source_row"""
+    inserted = cur.execute(
+        _INSERT_SQL.format(id="k.feedback_id", hash="k.content_hash", source=fresh), [dataset_id]
+    ).fetchall()
+    return int(inserted[0][0]) if inserted else 0
+
+
+def _number_repeats(cur: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Give the second and later occurrences of a repeated key in ``_tj_keys`` their own hash."""
+    repeated = "SELECT content_hash FROM _tj_keys GROUP BY content_hash HAVING count(*) > 1"
+    if not cur.execute(f"SELECT count(*) FROM ({repeated})").fetchall()[0][0]:
+        return
+    cur.execute(
+        f"""
+        UPDATE _tj_keys SET content_hash = n.content_hash FROM (
+            SELECT source_row, occurrence,
+                   sha256(row_key || ':' || CAST(occurrence AS VARCHAR)) AS content_hash
+            FROM (
+                SELECT source_row, row_key,
+                       row_number() OVER (PARTITION BY row_key ORDER BY source_row) AS occurrence
+                FROM (
+                    SELECT r.source_row, {row_key_sql("r")} AS row_key FROM {relation} r
+                    WHERE r.source_row IN (SELECT source_row FROM _tj_keys WHERE content_hash IN ({repeated}))
+                )
+            )
+        ) n
+        WHERE _tj_keys.source_row = n.source_row AND n.occurrence > 1
+        """
+    )
