@@ -65,8 +65,15 @@ def _heatmap(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object:
     return cells
 
 
+def _parameter_map(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object:
+    ctx["map"] = parameter_map.parameter_map(con, f, MAP_X, MAP_Y, "rating")
+    return ctx["map"]
+
+
 def _comparison(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object:
-    points = parameter_map.parameter_map(con, f, MAP_X, MAP_Y, "rating").points
+    # The page picks its default products from the map it drew: the same cached call (same arguments), so
+    # in the app it is a st.cache_data hit within the render, not a second query.
+    points = ctx["map"].points
     ranked = points.sort_values("n", ascending=False) if not points.empty else points
     ours = [(str(b), str(p)) for b, p, o in zip(ranked.get("brand", []), ranked.get("product", []),
                                                ranked.get("is_ours", []), strict=True) if o][:2]
@@ -105,7 +112,7 @@ PAGES: dict[str, list[Step]] = {
     ],
     "competitors": [
         ("aspect_summary", lambda con, f, ctx: aspects.aspect_summary(con, f)),
-        ("parameter_map", lambda con, f, ctx: parameter_map.parameter_map(con, f, MAP_X, MAP_Y, "rating")),
+        ("parameter_map", _parameter_map),
         ("compare_products", _comparison),
     ],
     "quotes": [
