@@ -39,11 +39,12 @@ def _cem_weights(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object
     return ctx["weights"]
 
 
-def _last_period(f: Filters, trend: pd.DataFrame) -> Filters:
-    """The NPS page's verbatims default to the newest period of the trend (``nps_views.narrowed``)."""
-    if trend.empty:
-        return f
-    start = pd.Timestamp(trend["period"].max()).date()
+def _default_period(f: Filters, trend: pd.DataFrame) -> Filters:
+    """The period the NPS page's verbatims show first (``nps_views.verbatims``): the newest significant drop,
+    else the newest period (``nps_views.default_row``), narrowed as ``nps_views.narrowed`` does."""
+    drops = trend.index[trend["significant"] & (trend["change"] < 0)]
+    row = int(drops[-1]) if len(drops) else int(trend.index[-1])
+    start = pd.Timestamp(trend.loc[row, "period"]).date()
     end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
     first = max(start, f.date_from) if f.date_from else start
     last = min(end, f.date_to) if f.date_to else end
@@ -53,6 +54,13 @@ def _last_period(f: Filters, trend: pd.DataFrame) -> Filters:
 def _nps_trend(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object:
     ctx["trend"] = nps.nps_trend_by(con, f, "month", None)
     return ctx["trend"]
+
+
+def _verbatims(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object:
+    # An empty trend: the page shows its empty state and returns before the verbatims (pages/nps.py).
+    if ctx["trend"].empty:
+        return None
+    return nps.nps_verbatims(con, _default_period(f, ctx["trend"]), "detractors", VERBATIM_LIMIT)
 
 
 def _heatmap(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object:
@@ -99,8 +107,7 @@ PAGES: dict[str, list[Step]] = {
     ],
     "nps": [
         ("nps_trend_by", _nps_trend),
-        ("nps_verbatims", lambda con, f, ctx: nps.nps_verbatims(
-            con, _last_period(f, ctx["trend"]), "detractors", VERBATIM_LIMIT)),
+        ("nps_verbatims", _verbatims),
     ],
     "aspects": [
         ("aspect_summary", lambda con, f, ctx: aspects.aspect_summary(con, f)),
