@@ -48,14 +48,17 @@ _GUARD_ANSWER: ContextVar[list[bool] | None] = ContextVar("tingjian_one_guard", 
 def one_guard() -> Iterator[None]:
     """Inside this block, :func:`use_rollups` asks the guard (``data.rollups.is_current``) once and reuses
     that answer: for one dashboard render, a block of reads of one store through one kind of cursor that
-    writes nothing itself (each analytics call asking again cost ~1 ms a call, 9 calls on the overview).
+    writes nothing the guard counts (each analytics call asking again cost ~1 ms a call, 9 calls on the
+    overview). The only write of a dashboard page, a case created from a quote (创建工单), touches ``cases``
+    and ``case_events``, which the guard does not read.
 
     Why that is safe: every writer of the product keeps the rollups current in the same transaction as the
     base rows (imports, annotation, deletion), so a write committed by another session while the block runs
     leaves the answer true; what makes it false (attached Parquet annotations, rows written without the
     maintenance calls, an older layout) is a property of the store and cursor kind, not of the moment, and
-    does not change within a render. Never wrap code that writes, or that reads two stores or both a plain
-    and an attached-Parquet cursor. Outside the block every call asks, as before.
+    does not change within a render. Never wrap code that writes feedback, annotations or rollups (imports,
+    annotation, deletion), or that reads two stores or both a plain and an attached-Parquet cursor. Outside
+    the block every call asks, as before.
     """
     token = _GUARD_ANSWER.set([])
     try:

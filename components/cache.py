@@ -92,10 +92,10 @@ def write_cursor() -> duckdb.DuckDBPyConnection:
 
 
 def dashboard_render() -> AbstractContextManager[None]:
-    """Wrap one render of a dashboard page (sidebar options and the page: reads only, through
-    :func:`cursor`): the rollup guard is asked once for the render instead of once per query
-    (:func:`analytics.rollup_source.one_guard`). Not for pages that write (import, taxonomy, cases, rules,
-    users)."""
+    """Wrap one render of a dashboard page (sidebar options and the page, reading through :func:`cursor`;
+    their one write, a case created from a quote, touches only ``cases``/``case_events``): the rollup guard
+    is asked once for the render instead of once per query (:func:`analytics.rollup_source.one_guard`). Not
+    for pages that import, annotate or delete data."""
     return one_guard()
 
 
