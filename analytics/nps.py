@@ -179,6 +179,13 @@ def nps_trend_by(
     return _trend_frame(records)
 
 
+def default_verbatim_row(trend: pd.DataFrame) -> int:
+    """Row of ``trend`` (:func:`nps_trend_by`) whose verbatims the NPS page shows first: the newest
+    significant drop, else the newest period."""
+    drops = trend.index[trend["significant"] & (trend["change"] < 0)]
+    return int(drops[-1]) if len(drops) else int(trend.index[-1])
+
+
 def _interval_values(i: NpsInterval) -> tuple[object, ...]:
     """The NPS_COLUMNS values of one interval (as :func:`_interval_record`)."""
     return (

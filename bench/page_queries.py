@@ -41,9 +41,8 @@ def _cem_weights(con: duckdb.DuckDBPyConnection, f: Filters, ctx: Ctx) -> object
 
 def _default_period(f: Filters, trend: pd.DataFrame) -> Filters:
     """The period the NPS page's verbatims show first (``nps_views.verbatims``): the newest significant drop,
-    else the newest period (``nps_views.default_row``), narrowed as ``nps_views.narrowed`` does."""
-    drops = trend.index[trend["significant"] & (trend["change"] < 0)]
-    row = int(drops[-1]) if len(drops) else int(trend.index[-1])
+    else the newest period (``nps.default_verbatim_row``), narrowed as ``nps_views.narrowed`` does."""
+    row = nps.default_verbatim_row(trend)
     start = pd.Timestamp(trend.loc[row, "period"]).date()
     end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
     first = max(start, f.date_from) if f.date_from else start

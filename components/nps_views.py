@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.filters import Filters
+from analytics.nps import default_verbatim_row
 from components import cache
 from components.downloads import csv_download_button
 from components.i18n import register, t
@@ -128,17 +129,11 @@ def follow_click(event: object, trend: pd.DataFrame) -> None:
         st.session_state[PERIOD_KEY] = clicked
 
 
-def default_row(trend: pd.DataFrame) -> int:
-    """Row of the newest significant drop, else of the newest period."""
-    drops = trend.index[trend["significant"] & (trend["change"] < 0)]
-    return int(drops[-1]) if len(drops) else int(trend.index[-1])
-
-
 @st.fragment
 def verbatims(filters: Filters, trend: pd.DataFrame, period: str, split: str | None) -> None:
     """Pick a period (default: the newest significant drop) and segment; show that group's verbatims."""
     st.subheader(t("npsv.verbatims"))
-    start = trend.loc[default_row(trend)]
+    start = trend.loc[default_verbatim_row(trend)]
     periods = sorted({p.isoformat() for p in trend["period"]}, reverse=True)
     left, middle, right = st.columns([1, 1, 2])
     if st.session_state.get(PERIOD_KEY) not in periods:  # first show, or another period/split was chosen
